@@ -1,0 +1,272 @@
+"""One VM: boot memory, virtio-mem devices with their drivers, a simulated clock and one RNG.
+
+The machine knows how to build itself from a MachineConfig, step the drivers, let time pass
+(retry timers), and reboot. Everything random comes from its own seeded numpy Generator.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import ConfigError, MachineConfig
+from .device import Req, VirtioMemDevice
+from .driver import Driver
+from .driver_bbm import BbmDriver
+from .driver_sbm import SbmDriver
+from .events import Event, Kind
+from .guest import Guest, GuestPolicy
+from .memory import CHUNK_SIZE, GuestMemory, Page, Zone
+from .units import GiB, PAGE_SIZE, align_up, format_size
+
+
+@dataclass
+class Clock:
+    t: float = 0.0
+
+
+@dataclass
+class Metrics:
+    """The numbers a view plots per step."""
+
+    time: float
+    requested: int
+    plugged: int
+    usable: int
+    mem_total: int
+    mem_free: int
+    memmap: int
+    free_2m_chunks: int
+    blocks: dict[str, int] = field(default_factory=dict)
+
+
+class Machine:
+    """A VM with boot memory and one or more virtio-mem devices."""
+
+    MAX_SETTLE_STEPS = 10_000_000
+
+    def __init__(self, config: MachineConfig):
+        config.validate()
+        self.config = config
+        self.clock = Clock()
+        self.rng = np.random.default_rng(config.seed)
+        self.pending: list[Event] = []
+        self.devices = self._make_devices()
+        self.boot_count = 0
+        self._boot()
+
+    # ----- construction -----------------------------------------------------------------
+    def _make_devices(self) -> list[VirtioMemDevice]:
+        cfg = self.config
+        base = align_up(max(4 * GiB, cfg.boot_memory), GiB)
+        devices = []
+        used: list[tuple[int, int]] = []
+        for d in cfg.devices:
+            bs = cfg.device_block_size(d)
+            align = max(GiB, bs, cfg.mb_size)
+            addr = d.addr if d.addr is not None else align_up(base, align)
+            for a, s in used:
+                if addr < a + s and a < addr + d.region_size:
+                    raise ConfigError(f"devices ({d.id}).addr: region {addr:#x}+{format_size(d.region_size)} "
+                                      "overlaps another device")
+            if addr < cfg.boot_memory:
+                raise ConfigError(f"devices ({d.id}).addr: {addr:#x} overlaps boot memory")
+            used.append((addr, d.region_size))
+            base = addr + d.region_size
+            devices.append(VirtioMemDevice(d.id, addr, d.region_size, bs, d.node, d.requested_size,
+                                           cfg.usable_extent))
+        return devices
+
+    def _boot(self) -> None:
+        """Build guest memory as a freshly booted kernel sees it, then probe the drivers."""
+        cfg = self.config
+        per_node = cfg.boot_memory // cfg.nodes
+        segs = [(f"boot node {n}", n * per_node, per_node, n, -1) for n in range(cfg.nodes)]
+        segs += [(d.id, d.addr, d.region_size, d.node_id, i) for i, d in enumerate(self.devices)]
+        segs.sort(key=lambda s: s[1])
+        mem = GuestMemory(cfg.mb_size, segs)
+        self.mem = mem
+        boot_pages = {n: per_node // PAGE_SIZE for n in range(cfg.nodes)}
+        for s in mem.segments:
+            if s.device >= 0:
+                continue
+            n_mb = s.size // cfg.mb_size
+            mem.plugged[s.chunk_off:s.chunk_off + s.size // CHUNK_SIZE] = True
+            for k in range(n_mb):
+                mb = s.mb_off + k
+                mem.mb_present[mb] = True
+                zone = Zone.DMA32 if (s.addr + k * cfg.mb_size) < 4 * GiB else Zone.NORMAL
+                mem.online_block(mb, zone)
+            reserved = (cfg.kernel_reserved if s.node == 0 else 0) + s.size // 64
+            mem.alloc(reserved // PAGE_SIZE, Page.RESERVED, self.rng, placement="packed",
+                      at=slice(s.chunk_off, s.chunk_off + s.size // CHUNK_SIZE))
+        mem.managed_pages -= mem.used_total[Page.RESERVED]
+        self.guest = Guest(mem, GuestPolicy(cfg.auto_online_blocks, cfg.online_policy, cfg.auto_movable_ratio,
+                                            cfg.auto_movable_numa_aware),
+                           self.rng, self.emit, boot_pages, cfg.background_kernel_allocs, self.clock)
+        self.drivers: list[Driver] = []
+        for i, d in enumerate(self.devices):
+            sb = max(d.block_size, cfg.pageblock)
+            if sb < cfg.mb_size and not cfg.force_bbm:
+                drv: Driver = SbmDriver(self.guest, d, i, sb, cfg.unplug_online)
+            else:
+                bb = max(d.block_size, cfg.mb_size)
+                if cfg.bbm_block_size >= bb and d.region_size % cfg.bbm_block_size == 0:
+                    bb = cfg.bbm_block_size
+                drv = BbmDriver(self.guest, d, i, bb, cfg.unplug_online)
+            self.drivers.append(drv)
+        self.guest.drivers = self.drivers
+        for drv in self.drivers:
+            drv.probe()
+
+    # ----- events and time --------------------------------------------------------------
+    def emit(self, kind: Kind, text: str, **kw) -> None:
+        self.pending.append(Event(kind, text, round(self.clock.t, 6), **kw))
+
+    def take_events(self) -> list[Event]:
+        out, self.pending = self.pending, []
+        return out
+
+    @property
+    def now(self) -> float:
+        return self.clock.t
+
+    def device(self, dev_id: str | None) -> int:
+        """Index of a device by id (None = the first)."""
+        if dev_id is None:
+            return 0
+        for i, d in enumerate(self.devices):
+            if d.id == dev_id:
+                return i
+        raise KeyError(dev_id)
+
+    # ----- driving the drivers ----------------------------------------------------------
+    def step(self) -> bool:
+        """Let the first driver with work send one request; False if every driver is quiet."""
+        if self.guest.dead:
+            return False
+        for drv in self.drivers:
+            if drv.runnable:
+                drv.step()
+                return True
+        return False
+
+    def settle(self, max_steps: int | None = None) -> int:
+        """Step until every driver is idle, waiting for its timer, blocked or broken."""
+        limit = max_steps or self.MAX_SETTLE_STEPS
+        n = 0
+        while n < limit and self.step():
+            n += 1
+        return n
+
+    def next_timer(self) -> float | None:
+        times = [d.timer_at for d in self.drivers if d.timer_at is not None and not d.broken]
+        return min(times) if times else None
+
+    def advance(self, seconds: float) -> None:
+        """Let simulated time pass; retry timers that expire fire and their runs settle."""
+        target = self.clock.t + seconds
+        while True:
+            t = self.next_timer()
+            if t is None or t > target or self.guest.dead:
+                break
+            self.clock.t = max(self.clock.t, t)
+            for drv in self.drivers:
+                if drv.timer_at is not None and drv.timer_at <= self.clock.t:
+                    drv.timer_fired()
+            self.settle()
+        self.clock.t = max(self.clock.t, target)
+
+    def busy(self) -> bool:
+        return any(d.runnable for d in self.drivers)
+
+    # ----- host actions -----------------------------------------------------------------
+    def set_requested_size(self, index: int, size: int, race: bool = False) -> None:
+        dev = self.devices[index]
+        old = dev.requested_size
+        dev.set_requested_size(size)
+        drv = self.drivers[index]
+        verb = "grow" if size > dev.plugged_size else "shrink" if size < dev.plugged_size else "keep"
+        self.emit(Kind.HOST, f"host: qom-set {dev.id} requested-size {format_size(size)} (was {format_size(old)}); "
+                  f"the guest should {verb} to it; usable region now {format_size(dev.usable_region_size)}",
+                  device=dev.id, size=size)
+        if race and drv.runnable:
+            drv.race_pending = True
+            drv.wq_pending = True
+            self.emit(Kind.HOST, "the config-change interrupt arrives late: a request already on the virtqueue "
+                      "will be judged against the new requested-size", device=dev.id)
+        else:
+            drv.config_change()
+
+    def set_migration(self, on: bool) -> None:
+        for dev in self.devices:
+            dev.migrating = on
+        self.emit(Kind.HOST, "host: live migration started; the devices answer BUSY to plug/unplug requests"
+                  if on else "host: migration finished; requests are processed again")
+
+    def reboot(self, reset_devices: bool) -> None:
+        """System reset (devices unplug everything) or kexec (devices keep their blocks)."""
+        for dev in self.devices:
+            if reset_devices:
+                dev.system_reset()
+        self.emit(Kind.HOST, "system reset: every device unplugs all its memory and may shrink its usable "
+                  "region; the guest reboots and plugs again from scratch" if reset_devices else
+                  "kexec: a new kernel starts without a device reset, so the devices still have memory plugged")
+        self.boot_count += 1
+        for dev in self.devices:
+            dev.migrating = dev.migrating and not reset_devices
+        events = self.pending
+        self._boot()
+        self.pending = events + self.pending
+
+    def inject_request(self, index: int, kind: str) -> None:
+        """A buggy driver sends a request the spec forbids; the device answers ERROR."""
+        drv = self.drivers[index]
+        dev = self.devices[index]
+        if kind == "misaligned":
+            req, addr, nb = Req.PLUG, dev.addr + dev.block_size // 2, 1
+        elif kind == "outside":
+            req, addr, nb = Req.PLUG, dev.addr + dev.usable_region_size, 1
+        else:
+            plugged = np.flatnonzero(dev.bitmap)
+            first = int(plugged[0]) if len(plugged) else 0
+            req, addr, nb = (Req.PLUG, dev.addr + first * dev.block_size, 1) if len(plugged) else \
+                (Req.UNPLUG, dev.addr, 1)
+        ans = dev.request(req, addr, nb)
+        self.emit(Kind.REQUEST, f"buggy driver: {req.name} at {addr:#x}, {nb} block(s) -> {ans.resp.name}: "
+                  f"{ans.reason}", device=dev.id, request=req.name, response=ans.resp.name, addr=addr)
+        if ans.resp.name == "ERROR":
+            drv.broken = "the device answered ERROR (-EINVAL): the driver marked the device broken"
+            drv.run = None
+            drv.timer_at = None
+            self.emit(Kind.DRIVER, "virtio_mem: unknown error -EINVAL, marking device broken; this device "
+                      "will neither plug nor unplug again until the guest reboots", device=dev.id)
+
+    # ----- reading ----------------------------------------------------------------------
+    def metrics(self) -> Metrics:
+        blocks: dict[str, int] = {}
+        for drv in self.drivers:
+            for name, n in drv.state_counts().items():
+                blocks[name] = blocks.get(name, 0) + n
+        return Metrics(self.clock.t,
+                       sum(d.requested_size for d in self.devices),
+                       sum(d.plugged_size for d in self.devices),
+                       sum(d.usable_region_size for d in self.devices),
+                       self.mem.mem_total, self.mem.mem_free, self.mem.memmap_bytes,
+                       self.mem.free_chunks_2m(), blocks)
+
+    def snapshot(self) -> "Machine":
+        """An independent copy; the memmap placement arrays are immutable and shared."""
+        memo = {id(a): a for pair in self.mem.memmap_of.values() for a in pair}
+        pending, self.pending = self.pending, []
+        try:
+            return copy.deepcopy(self, memo)
+        finally:
+            self.pending = pending
+
+    def nbytes(self) -> int:
+        m = self.mem
+        arrays = [m.plugged, m.chunk_online, m.chunk_zone, m.chunk_node, m.pages, m.pins,
+                  m.mb_present, m.mb_online, m.mb_zone] + [d.bitmap for d in self.devices]
+        return sum(a.nbytes for a in arrays)
