@@ -1,0 +1,366 @@
+"""The one action registry: every change a user, a lesson or a view can make.
+
+An ``Action`` is a small serialisable value (name + normalised arguments). ``ACTIONS`` lists each
+action once with its parameters, help text and key hint; the terminal UI's keys and palette,
+the web buttons and scenario steps are all built from it. ``apply`` checks everything that can
+be checked *before* touching the machine, so a refused action leaves the model unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .device import DeviceConfigError
+from .events import Kind
+from .machine import Machine
+from .memory import CHUNK_SIZE, PAGES_PER_CHUNK, Page, Zone
+from .units import PAGE_SIZE, SizeError, format_size, parse_size
+
+REQUIRED = object()
+PAGE_KINDS = {"anon": Page.ANON, "cache": Page.CACHE, "kernel": Page.KERNEL, "slab": Page.SLAB}
+
+
+class ActionError(ValueError):
+    """An action that cannot be applied; the message names the field and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str                      # size | int | float | bool | choice | str | device
+    default: Any = REQUIRED
+    choices: tuple = ()
+    help: str = ""
+
+    def parse(self, action: str, value: Any) -> Any:
+        where = f"{action}.{self.name}"
+        if value is None and self.default is not REQUIRED:
+            return self.default
+        try:
+            if self.kind == "size":
+                return parse_size(value, where)
+            if self.kind == "int":
+                if isinstance(value, bool) or not isinstance(value, (int, str)):
+                    raise ValueError
+                return int(value)
+            if self.kind == "float":
+                if isinstance(value, bool):
+                    raise ValueError
+                return float(value)
+            if self.kind == "bool":
+                if isinstance(value, bool):
+                    return value
+                if str(value).lower() in ("true", "yes", "on", "1"):
+                    return True
+                if str(value).lower() in ("false", "no", "off", "0"):
+                    return False
+                raise ValueError
+            if self.kind == "choice":
+                if value not in self.choices:
+                    raise ActionError(f"{where}: {value!r} is not allowed; allowed: {', '.join(map(str, self.choices))}")
+                return value
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        except SizeError as e:
+            raise ActionError(str(e)) from None
+        except (TypeError, ValueError):
+            raise ActionError(f"{where}: {value!r} is not a valid {self.kind}"
+                              + (f" ({self.help})" if self.help else "")) from None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    group: str
+    help: str
+    params: tuple[Param, ...]
+    run: Callable[[Machine, dict], None]
+    key: str = ""
+    settles: bool = True           # in scenario files, settle afterwards unless told not to
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action with normalised arguments; hashable and JSON-friendly."""
+
+    name: str
+    args: tuple[tuple[str, Any], ...] = ()
+
+    def arg(self, key: str) -> Any:
+        return dict(self.args).get(key)
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"action": self.name}
+        for k, v in self.args:
+            spec = next(p for p in ACTIONS[self.name].params if p.name == k)
+            out[k] = format_size(v) if spec.kind == "size" and v is not None else v
+        return out
+
+    def label(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.to_dict().items() if k != "action" and v is not None]
+        return self.name + (" " + " ".join(parts) if parts else "")
+
+
+def make(name: str, **raw: Any) -> Action:
+    """Build a validated Action; unknown names or fields raise ActionError."""
+    spec = ACTIONS.get(name)
+    if spec is None:
+        raise ActionError(f"action: {name!r} is not known; allowed: {', '.join(ACTIONS)}")
+    known = {p.name for p in spec.params}
+    extra = set(raw) - known
+    if extra:
+        raise ActionError(f"{name}: unknown field {sorted(extra)[0]!r}; allowed: {', '.join(sorted(known)) or 'none'}")
+    args = []
+    for p in spec.params:
+        value = raw.get(p.name)
+        if value is None and p.default is REQUIRED:
+            raise ActionError(f"{name}.{p.name}: missing; {p.help or p.kind}")
+        args.append((p.name, p.parse(name, value)))
+    return Action(name, tuple(args))
+
+
+def from_dict(d: dict) -> Action:
+    d = dict(d)
+    name = d.pop("action", None)
+    if not isinstance(name, str):
+        raise ActionError(f"action: missing or not a string; allowed: {', '.join(ACTIONS)}")
+    return make(name, **d)
+
+
+def apply(machine: Machine, action: Action) -> None:
+    """Apply to the machine (events go to machine.pending). Raises ActionError, changing nothing."""
+    spec = ACTIONS[action.name]
+    try:
+        spec.run(machine, dict(action.args))
+    except DeviceConfigError as e:
+        raise ActionError(str(e)) from None
+
+
+# ----- helpers ------------------------------------------------------------------------------
+def _dev(m: Machine, dev_id: str | None) -> int:
+    try:
+        return m.device(dev_id)
+    except KeyError:
+        raise ActionError(f"device: {dev_id!r} does not exist; allowed: {', '.join(d.id for d in m.devices)}") from None
+
+
+def _block(m: Machine, sysfs_id: int) -> int:
+    mb = m.mem.phys_to_mb.get(sysfs_id)
+    if mb is None:
+        ids = [int(m.mem.mb_phys[s.mb_off]) for s in m.mem.segments]
+        raise ActionError(f"block: memory{sysfs_id} is not guest RAM; memory blocks start at "
+                          + ", ".join(f"memory{i}" for i in ids))
+    return mb
+
+
+def _chunks_at(m: Machine, addr: int, size: int) -> slice:
+    if addr % PAGE_SIZE:
+        raise ActionError(f"addr: {addr:#x} is not aligned to a 4K page")
+    try:
+        first = m.mem.chunk_of_addr(addr)
+        last = m.mem.chunk_of_addr(addr + max(size, 1) - 1)
+    except KeyError:
+        raise ActionError(f"addr: {addr:#x}+{format_size(size)} is not inside guest RAM") from None
+    return slice(first, last + 1)
+
+
+def _guest_alive(m: Machine) -> None:
+    if m.guest.dead:
+        raise ActionError(f"the guest is dead ({m.guest.dead}); reset the VM")
+
+
+# ----- the actions ------------------------------------------------------------------------
+def _request(m: Machine, a: dict) -> None:
+    i = _dev(m, a["device"])
+    m.devices[i].check_requested_size(a["size"])
+    m.set_requested_size(i, a["size"], race=a["race"])
+
+
+def _resize_by(sign: int) -> Callable[[Machine, dict], None]:
+    def run(m: Machine, a: dict) -> None:
+        i = _dev(m, a["device"])
+        dev = m.devices[i]
+        by = a["by"] or m.mem.mb_size
+        size = dev.requested_size + sign * by
+        if size < 0:
+            raise ActionError(f"shrink.by: requested-size would become negative "
+                              f"({format_size(dev.requested_size)} - {format_size(by)}); allowed: up to "
+                              f"{format_size(dev.requested_size)}")
+        dev.check_requested_size(size)
+        m.set_requested_size(i, size)
+    return run
+
+
+def _migration(m: Machine, a: dict) -> None:
+    on = {"on": True, "off": False, "toggle": not m.devices[0].migrating}[a["on"]]
+    m.set_migration(on)
+
+
+def _alloc(m: Machine, a: dict) -> None:
+    _guest_alive(m)
+    at = _chunks_at(m, a["addr"], a["size"]) if a["addr"] is not None else None
+    if a["node"] is not None and not 0 <= a["node"] < m.config.nodes:
+        raise ActionError(f"alloc.node: {a['node']} does not exist; allowed: 0 to {m.config.nodes - 1}")
+    m.guest.allocate(a["size"], PAGE_KINDS[a["kind"]], a["node"], a["placement"], at)
+
+
+def _free(m: Machine, a: dict) -> None:
+    kind = PAGE_KINDS[a["kind"]]
+    pages = None if a["size"] is None else a["size"] // PAGE_SIZE
+    n = m.mem.free(kind, pages, m.rng)
+    m.emit(Kind.FREE, f"{format_size(n * PAGE_SIZE)} of {a['kind']} pages freed", size=n * PAGE_SIZE)
+
+
+def _fragment(m: Machine, a: dict) -> None:
+    """Scatter unmovable pages over online kernel-zone memory (seeded)."""
+    _guest_alive(m)
+    if not 0 < a["percent"] <= 50:
+        raise ActionError(f"fragment.percent: {a['percent']} is not allowed; use more than 0 and at most 50")
+    mem = m.mem
+    kernel = mem.chunk_online & np.isin(mem.chunk_zone, (Zone.NORMAL, Zone.DMA32))
+    if a["node"] is not None:
+        kernel &= mem.chunk_node == a["node"]
+    online_pages = int(kernel.sum()) * PAGES_PER_CHUNK
+    pages = int(online_pages * a["percent"] / 100)
+    free = np.where(kernel, PAGES_PER_CHUNK - mem.used(), 0)
+    cand = np.flatnonzero(free)
+    if not len(cand) or pages == 0:
+        m.emit(Kind.ALLOC, "fragment: no online kernel-zone memory with free pages (ZONE_MOVABLE never "
+               "takes unmovable allocations)")
+        return
+    # one page per chunk first, so that a small percentage already touches many pageblocks
+    order = m.rng.permutation(cand)
+    first = order[:pages]
+    take = np.zeros(len(mem.plugged), dtype=np.int64)
+    take[first] = 1
+    left = pages - len(first)
+    if left > 0:
+        room = free[cand] - 1
+        extra = mem._spread(min(left, int(room.sum())), room, m.rng, "random")
+        take[cand] += extra
+    idx = np.flatnonzero(take)
+    mem._add_pages(Page.KERNEL, idx, take[idx])
+    m.emit(Kind.ALLOC, f"fragment: {format_size(int(take.sum()) * PAGE_SIZE)} of unmovable kernel pages "
+           f"scattered over {len(idx)} of {len(cand)} free 2 MiB pageblocks in kernel zones "
+           "(ZONE_MOVABLE never takes unmovable allocations)", size=int(take.sum()) * PAGE_SIZE)
+
+
+def _pin(m: Machine, a: dict) -> None:
+    """Take short-lived extra references on movable pages (as O_DIRECT or get_user_pages do)."""
+    mem = m.mem
+    holders = np.flatnonzero(mem.movable(slice(None)) > 0)
+    if not len(holders):
+        raise ActionError("pin: there are no movable pages to pin; allocate anon or cache memory first")
+    n = min(len(holders), max(1, a["size"] // CHUNK_SIZE))
+    chosen = np.sort(m.rng.choice(holders, size=n, replace=False))
+    mem.pins[chosen] = a["tries"]
+    m.emit(Kind.ALLOC, f"pinned movable pages in {n} pageblocks for the next {a['tries']} migration attempts "
+           "each (transient references make alloc_contig_range fail until they drop)")
+
+
+def _online(m: Machine, a: dict) -> None:
+    mb = _block(m, a["block"])
+    err = m.guest.online(mb, a["type"], why=f"writing {a['type']} to memory{a['block']}/state")
+    if err:
+        raise ActionError(f"online: {err}")
+
+
+def _offline(m: Machine, a: dict) -> None:
+    mb = _block(m, a["block"])
+    err = m.guest.offline(mb)
+    if err:
+        raise ActionError(f"offline: {err}")
+
+
+def _buggy(m: Machine, a: dict) -> None:
+    m.inject_request(_dev(m, a["device"]), a["kind"])
+
+
+def _step(m: Machine, a: dict) -> None:
+    if a["count"] < 1:
+        raise ActionError("step.count: must be at least 1")
+    for _ in range(a["count"]):
+        if not m.step():
+            m.emit(Kind.DRIVER, "nothing to do: every driver is idle, waiting for its retry timer, blocked "
+                   "or broken (advance time to let a retry timer fire)")
+            break
+
+
+def _settle(m: Machine, a: dict) -> None:
+    m.settle()
+
+
+def _advance(m: Machine, a: dict) -> None:
+    if not 0 < a["seconds"] <= 86400 * 365:
+        raise ActionError(f"advance.seconds: {a['seconds']} is not allowed; use more than 0, at most a year")
+    m.advance(a["seconds"])
+
+
+def _retry(m: Machine, a: dict) -> None:
+    t = m.next_timer()
+    if t is None:
+        raise ActionError("retry: no retry timer is armed")
+    m.advance(t - m.now)
+
+
+def _note(m: Machine, a: dict) -> None:
+    m.emit(Kind.NOTE, a["text"])
+
+
+def _reset(m: Machine, a: dict) -> None:
+    m.reboot(reset_devices=True)
+
+
+def _kexec(m: Machine, a: dict) -> None:
+    m.reboot(reset_devices=False)
+
+
+_DEVICE = Param("device", "str", None, help="device id, e.g. vmem0 (default: the first device)")
+_SIZE_KINDS = tuple(PAGE_KINDS)
+
+ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
+    ActionSpec("request", "host", "Set the device's requested-size (qom-set vmem0 requested-size SIZE)",
+               (Param("size", "size", help="a multiple of the device block size, e.g. 1G"), _DEVICE,
+                Param("race", "bool", False, help="deliver the config change late, so an in-flight plug gets NACK")),
+               _request, key="="),
+    ActionSpec("grow", "host", "Raise requested-size by one memory block (or by SIZE)",
+               (Param("by", "size", 0, help="how much; default one memory block"), _DEVICE), _resize_by(+1), key="+"),
+    ActionSpec("shrink", "host", "Lower requested-size by one memory block (or by SIZE)",
+               (Param("by", "size", 0, help="how much; default one memory block"), _DEVICE), _resize_by(-1), key="-"),
+    ActionSpec("migration", "host", "Start or stop a live migration (the device answers BUSY meanwhile)",
+               (Param("on", "choice", "toggle", ("on", "off", "toggle")),), _migration, key="m"),
+    ActionSpec("reset", "host", "System reset: devices unplug everything, the guest reboots", (), _reset, key="R"),
+    ActionSpec("kexec", "host", "kexec into a new kernel without resetting the devices", (), _kexec, key="K"),
+    ActionSpec("alloc", "guest", "Allocate guest memory (anon/cache are movable, kernel/slab are not)",
+               (Param("size", "size", help="how much, e.g. 300M"),
+                Param("kind", "choice", "anon", _SIZE_KINDS),
+                Param("placement", "choice", "random", ("random", "packed")),
+                Param("node", "int", None, help="NUMA node (default: any)"),
+                Param("addr", "size", None, help="guest-physical address to allocate at")), _alloc, key="a"),
+    ActionSpec("free", "guest", "Free guest memory of one kind (all of it unless SIZE is given)",
+               (Param("kind", "choice", "anon", _SIZE_KINDS), Param("size", "size", None)), _free, key="A"),
+    ActionSpec("fragment", "guest", "Scatter unmovable kernel pages over online kernel-zone memory",
+               (Param("percent", "float", 1.0, help="percent of online kernel-zone memory, e.g. 1"),
+                Param("node", "int", None)), _fragment, key="f"),
+    ActionSpec("pin", "guest", "Pin movable pages for a few migration attempts (transient references)",
+               (Param("size", "size", "64M"), Param("tries", "int", 3)), _pin, key="P"),
+    ActionSpec("online", "guest", "Write online / online_kernel / online_movable to memoryN/state",
+               (Param("block", "int", help="sysfs memory block number N of memoryN"),
+                Param("type", "choice", "online", ("online", "online_kernel", "online_movable"))), _online, key="o"),
+    ActionSpec("offline", "guest", "Write offline to memoryN/state",
+               (Param("block", "int", help="sysfs memory block number N of memoryN"),), _offline, key="O"),
+    ActionSpec("buggy_request", "guest", "Make the driver send a request the spec forbids (device answers ERROR)",
+               (_DEVICE, Param("kind", "choice", "misaligned", ("misaligned", "outside", "double_plug"))),
+               _buggy, key="E"),
+    ActionSpec("step", "time", "Let the driver send one more request", (Param("count", "int", 1),), _step,
+               key="space", settles=False),
+    ActionSpec("settle", "time", "Run the driver until it is idle, waiting, blocked or broken", (), _settle,
+               key="s", settles=False),
+    ActionSpec("advance", "time", "Let simulated time pass (retry timers fire)", (Param("seconds", "float"),),
+               _advance, key="t", settles=False),
+    ActionSpec("retry", "time", "Jump to the next retry timer and let it fire", (), _retry, key="T", settles=False),
+    ActionSpec("note", "lesson", "Narration only: changes nothing", (Param("text", "str"),), _note, settles=False),
+)}

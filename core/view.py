@@ -1,0 +1,231 @@
+"""Read-only summaries for views: one implementation of what the TUI and web pages show.
+
+States are given as small integer codes (numpy arrays, vectorised), each with a label, a
+glyph and a colour from a colour-blind-safe palette (Okabe-Ito), so every view shows a state
+by colour *and* glyph.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from .driver_bbm import BbmDriver, BbState
+from .driver_sbm import SbmDriver
+from .events import Event, Kind
+from .machine import Machine
+from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Zone
+from .units import format_size, human
+
+
+class Cell(IntEnum):
+    """State of one memory block of a device region (the SBM states; BBM maps onto them)."""
+
+    UNUSED = 0
+    PLUGGED = 1            # plugged but not added to Linux (leftover)
+    OFFLINE = 2
+    OFFLINE_PARTIAL = 3
+    KERNEL = 4
+    KERNEL_PARTIAL = 5
+    MOVABLE = 6
+    MOVABLE_PARTIAL = 7
+
+
+@dataclass(frozen=True)
+class Style:
+    label: str
+    glyph: str
+    colour: str   # hex, Okabe-Ito palette
+
+
+CELL_STYLE: dict[Cell, Style] = {
+    Cell.UNUSED: Style("unused (not plugged)", "·", "#d9d9d9"),
+    Cell.PLUGGED: Style("plugged, not added", "P", "#000000"),
+    Cell.OFFLINE: Style("offline", "o", "#e69f00"),
+    Cell.OFFLINE_PARTIAL: Style("offline, partly plugged", "◐", "#f0c060"),
+    Cell.KERNEL: Style("online kernel (Normal)", "K", "#d55e00"),
+    Cell.KERNEL_PARTIAL: Style("online kernel, partly plugged", "k", "#f4a582"),
+    Cell.MOVABLE: Style("online movable", "M", "#0072b2"),
+    Cell.MOVABLE_PARTIAL: Style("online movable, partly plugged", "m", "#56b4e9"),
+}
+HIGHLIGHT_STYLE = {
+    "removed": Style("just removed", "x", "#cc79a7"),
+    "offlining": Style("being offlined", "~", "#009e73"),
+}
+
+
+class Chunk(IntEnum):
+    """State of one 2 MiB chunk (subblock on x86-64)."""
+
+    ABSENT = 0        # block not added: no memmap
+    UNPLUGGED = 1     # block added, chunk unplugged: PageOffline
+    OFFLINE = 2       # plugged, block offline
+    FREE = 3          # online, all pages free
+    MOVABLE = 4       # online, holds movable pages (and no unmovable ones)
+    UNMOVABLE = 5     # online, holds at least one unmovable page
+
+
+CHUNK_STYLE: dict[Chunk, Style] = {
+    Chunk.ABSENT: Style("not added (no memmap)", " ", "#f2f2f2"),
+    Chunk.UNPLUGGED: Style("unplugged (PageOffline)", "·", "#bdbdbd"),
+    Chunk.OFFLINE: Style("plugged, offline", "o", "#e69f00"),
+    Chunk.FREE: Style("online, free", "□", "#56b4e9"),
+    Chunk.MOVABLE: Style("online, movable pages", "▤", "#0072b2"),
+    Chunk.UNMOVABLE: Style("online, unmovable pages", "■", "#d55e00"),
+}
+
+
+def block_cells(m: Machine, dev: int) -> np.ndarray:
+    """One Cell code per memory block of device ``dev`` (vectorised)."""
+    drv = m.drivers[dev]
+    if isinstance(drv, SbmDriver):
+        return drv.mb_state.astype(np.uint8)
+    mem = m.mem
+    sl = slice(drv.mb_off, drv.mb_off + drv.n_mb)
+    bb = np.repeat(drv.bb_state, drv.mbs_per_bb)
+    out = np.full(drv.n_mb, Cell.UNUSED, dtype=np.uint8)
+    out[bb == BbState.PLUGGED] = Cell.PLUGGED
+    present = mem.mb_present[sl]
+    online = mem.mb_online[sl]
+    movable = mem.mb_zone[sl] == Zone.MOVABLE
+    out[present & ~online] = Cell.OFFLINE
+    out[present & online & ~movable] = Cell.KERNEL
+    out[present & online & movable] = Cell.MOVABLE
+    return out
+
+
+def chunk_cells(m: Machine, dev: int) -> np.ndarray:
+    """One Chunk code per 2 MiB chunk of device ``dev``'s region, shape (memory blocks, chunks per block)."""
+    mem = m.mem
+    seg = m.drivers[dev].seg
+    sl = slice(seg.chunk_off, seg.chunk_off + seg.size // (2 << 20))
+    present = np.repeat(mem.mb_present[m.drivers[dev].mb_off:m.drivers[dev].mb_off + m.drivers[dev].n_mb],
+                        mem.chunks_per_mb)
+    out = np.where(present, Chunk.UNPLUGGED, Chunk.ABSENT).astype(np.uint8)
+    plugged = mem.plugged[sl] & present
+    out[plugged] = Chunk.OFFLINE
+    online = mem.chunk_online[sl]
+    out[online] = Chunk.FREE
+    out[online & (mem.movable(sl) > 0)] = Chunk.MOVABLE
+    out[online & (mem.unmovable(sl) > 0)] = Chunk.UNMOVABLE
+    return out.reshape(-1, mem.chunks_per_mb)
+
+
+def aggregate(cells: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
+    """Shrink a per-block array to at most ``max_cells`` groups; each group shows its most
+    advanced state (highest code). Returns (groups, blocks per group)."""
+    n = len(cells)
+    per = max(1, -(-n // max(1, max_cells)))
+    if per == 1:
+        return cells, 1
+    pad = (-n) % per
+    padded = np.concatenate((cells, np.zeros(pad, dtype=cells.dtype)))
+    return padded.reshape(-1, per).max(axis=1), per
+
+
+def block_info(m: Machine, dev: int, local_mb: int) -> dict:
+    """Everything the block-detail panel shows about one memory block."""
+    drv = m.drivers[dev]
+    mem = m.mem
+    mb = drv.mb_off + local_mb
+    sl = mem.mb_chunks(mb)
+    sysfs = int(mem.mb_phys[mb])
+    start = sysfs * mem.mb_size
+    present = bool(mem.mb_present[mb])
+    online = bool(mem.mb_online[mb])
+    state = "online" if online else "offline" if present else "(no memoryN: not added)"
+    return {
+        "device": drv.device.id,
+        "memory_block": sysfs,
+        "name": f"memory{sysfs}",
+        "range": f"{start:#014x}-{start + mem.mb_size - 1:#014x}",
+        "driver_state": drv.block_state_name(local_mb),
+        "sysfs_state": state,
+        "zone": ZONE_NAMES[Zone(int(mem.mb_zone[mb]))] if online else "none",
+        "plugged": int(mem.plugged[sl].sum()) * (2 << 20),
+        "size": mem.mb_size,
+        "memmap": mem.mb_size // 64 if present else 0,
+        "unmovable_pages": int(mem.unmovable(sl).sum()),
+        "movable_pages": int(mem.movable(sl).sum()),
+        "free_pages": int(mem.free_pages(sl).sum()),
+        "cells": chunk_cells_block(m, mb),
+        "free_per_chunk": mem.free_pages(sl),
+        "movable_per_chunk": mem.movable(sl),
+        "unmovable_per_chunk": mem.unmovable(sl),
+    }
+
+
+def chunk_cells_block(m: Machine, mb: int) -> np.ndarray:
+    mem = m.mem
+    sl = mem.mb_chunks(mb)
+    present = bool(mem.mb_present[mb])
+    out = np.full(mem.chunks_per_mb, Chunk.UNPLUGGED if present else Chunk.ABSENT, dtype=np.uint8)
+    out[mem.plugged[sl] & present] = Chunk.OFFLINE
+    online = mem.chunk_online[sl]
+    out[online] = Chunk.FREE
+    out[online & (mem.movable(sl) > 0)] = Chunk.MOVABLE
+    out[online & (mem.unmovable(sl) > 0)] = Chunk.UNMOVABLE
+    return out
+
+
+def device_panel(m: Machine, dev: int) -> list[tuple[str, str]]:
+    """Config space and driver state as (label, value) rows."""
+    d = m.devices[dev]
+    drv = m.drivers[dev]
+    return [
+        ("device", f"{d.id} (virtio-mem-pci, node {d.node_id})"),
+        ("addr", f"{d.addr:#x}"),
+        ("region_size", format_size(d.region_size)),
+        ("block_size", format_size(d.block_size)),
+        ("requested_size", format_size(d.requested_size)),
+        ("plugged_size", format_size(d.plugged_size)),
+        ("usable_region_size", format_size(d.usable_region_size)),
+        ("migration", "running (BUSY)" if d.migrating else "no"),
+        ("driver mode", f"{drv.mode}, {drv.unit_name} {format_size(drv.unit_size)}"),
+        ("driver state", drv.status()),
+        ("retry backoff", f"{drv.retry_timer_ms // 1000} s"),
+        ("requests sent", str(drv.requests)),
+    ]
+
+
+def guest_panel(m: Machine) -> list[tuple[str, str]]:
+    mem = m.mem
+    cfg = m.config
+    return [
+        ("MemTotal", human(mem.mem_total)),
+        ("MemFree", human(mem.mem_free)),
+        ("memmap (hot-added)", human(mem.memmap_bytes)),
+        ("free 2 MiB chunks", str(mem.free_chunks_2m())),
+        ("auto_online_blocks", cfg.auto_online_blocks),
+        ("online_policy", cfg.online_policy + (f" ({cfg.auto_movable_ratio}%)" if cfg.online_policy == "auto-movable" else "")),
+        ("time", f"{m.now:.3f} s"),
+    ] + ([("guest", "DEAD: " + m.guest.dead)] if m.guest.dead else [])
+
+
+def highlights(events: list[Event]) -> dict[int, str]:
+    """sysfs memory block -> "removed" / "offlining" for blocks the last events touched."""
+    out: dict[int, str] = {}
+    for e in events:
+        if e.memory_block < 0:
+            continue
+        if e.kind == Kind.BLOCK_REMOVED:
+            out[e.memory_block] = "removed"
+        elif e.kind in (Kind.FAKE_OFFLINE, Kind.BLOCK_OFFLINED) and out.get(e.memory_block) != "removed":
+            out[e.memory_block] = "offlining"
+    return out
+
+
+def local_block(m: Machine, sysfs_id: int) -> tuple[int, int] | None:
+    """(device index, local memory block) for a sysfs memory block number, or None."""
+    mb = m.mem.phys_to_mb.get(sysfs_id)
+    if mb is None:
+        return None
+    dev = int(m.mem.mb_device[mb])
+    if dev < 0:
+        return None
+    return dev, mb - m.drivers[dev].mb_off
+
+
+def free_pages_note() -> str:
+    return f"{PAGES_PER_CHUNK} pages of 4 KiB per 2 MiB chunk"

@@ -1,0 +1,1 @@
+"""One module per ``vmemlab`` subcommand: ``add_arguments(parser)`` and ``main(args)``."""
