@@ -220,27 +220,31 @@ class SbmDriver(Driver):
         return CONTINUE
 
     def _unplug_online(self, run: Run, mb: int) -> str | int | None:
+        """Online blocks: the whole block in one go if possible, else subblocks from the top."""
         row = self.sb_row(mb)
-        gmb = self.mb_off + mb
-        movable = int(self.mem.mb_zone[gmb]) == Zone.MOVABLE
+        movable = int(self.mem.mb_zone[self.mb_off + mb]) == Zone.MOVABLE
+        sl = self.unit_chunks(mb * self.sbs_per_mb, self.sbs_per_mb)
+        unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, self.chunks_per_unit).sum(axis=1)
+        whole_failed = False
         if not run.whole_tried:
             run.whole_tried = True
             if run.nb >= self.sbs_per_mb and row.all():
-                r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable)
-                if r != -EBUSY:
-                    return r
-        cpu = self.chunks_per_unit
+                if unmov.any():
+                    whole_failed = True
+                else:
+                    r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable)
+                    if r != -EBUSY:
+                        return r
         while run.sb_cur >= 0 and run.nb > 0:
             idx = np.flatnonzero(row[:run.sb_cur + 1])
             if not len(idx):
                 break
-            sl = self.unit_chunks(mb * self.sbs_per_mb, self.sbs_per_mb)
-            unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, cpu).sum(axis=1)
             ok = idx[unmov[idx] == 0]
             top_ok = int(ok[-1]) if len(ok) else -1
             busy = idx[idx > top_ok]
-            if len(busy):
-                self._report_busy(mb, busy, unmov, movable)
+            if len(busy) or whole_failed:
+                self._report_busy(mb, busy, unmov, movable, whole_failed)
+                whole_failed = False
             run.sb_cur = top_ok
             if top_ok < 0:
                 break
@@ -287,15 +291,23 @@ class SbmDriver(Driver):
             self._done_with_block(run, mb)
         return CONTINUE
 
-    def _report_busy(self, mb: int, busy: np.ndarray, unmov: np.ndarray, movable: bool) -> None:
+    def _report_busy(self, mb: int, busy: np.ndarray, unmov: np.ndarray, movable: bool,
+                     whole_failed: bool) -> None:
+        """One event for the subblocks skipped in one pass (and the failed whole-block try)."""
         tries = 5 if movable else 1
-        ids = ", ".join(str(int(b)) for b in busy[::-1][:8]) + (" ..." if len(busy) > 8 else "")
-        pages = int(unmov[busy].sum())
-        noun = "subblock" if len(busy) == 1 else "subblocks"
-        self.emit(Kind.FAKE_OFFLINE_FAILED,
-                  f"memory{self.sid(mb)} {noun} {ids}: {pages} unmovable pages; alloc_contig_range failed on "
-                  f"{'ZONE_MOVABLE' if movable else 'ZONE_NORMAL'} ({tries} {'try' if tries == 1 else 'tries'}); "
-                  f"skipped, no request sent", memory_block=self.sid(mb), subblock=int(busy[-1]),
+        zone = "ZONE_MOVABLE" if movable else "ZONE_NORMAL"
+        try_text = f"{tries} {'try' if tries == 1 else 'tries'}"
+        parts = []
+        if whole_failed:
+            parts.append(f"unplugging the whole block at once failed ({int(unmov.sum())} unmovable pages)")
+        if len(busy):
+            top = busy[::-1]
+            ids = ", ".join(map(str, top[:8].tolist())) + (" ..." if len(busy) > 8 else "")
+            noun = "subblock" if len(busy) == 1 else "subblocks"
+            parts.append(f"{noun} {ids} hold {int(unmov[busy].sum())} unmovable pages, so "
+                         f"alloc_contig_range failed on {zone} ({try_text}) and they were skipped without a request")
+        self.emit(Kind.FAKE_OFFLINE_FAILED, f"memory{self.sid(mb)}: " + "; ".join(parts),
+                  memory_block=self.sid(mb), subblock=int(busy[-1]) if len(busy) else -1,
                   size=len(busy) * self.unit_size)
 
     def _done_with_block(self, run: Run, mb: int) -> None:

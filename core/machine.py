@@ -122,7 +122,7 @@ class Machine:
 
     # ----- events and time --------------------------------------------------------------
     def emit(self, kind: Kind, text: str, **kw) -> None:
-        self.pending.append(Event(kind, text, round(self.clock.t, 6), **kw))
+        self.pending.append(Event(kind, text, self.clock.t, **kw))
 
     def take_events(self) -> list[Event]:
         out, self.pending = self.pending, []

@@ -177,7 +177,8 @@ class GuestMemory:
         """add_memory(): allocate the block's memmap from kernel memory; False = -ENOMEM."""
         need = self.mb_size // PAGE_SIZE * MEMMAP_BYTES_PER_PAGE // PAGE_SIZE
         node = int(self.mb_node[mb])
-        where = self._find_packed(need, KERNEL_ZONES, node, whole_chunks_first=True)
+        where = self._whole_free_chunks(need, node) or \
+            self._find_packed(need, KERNEL_ZONES, node, whole_chunks_first=True)
         if where is None:
             return False
         idx, cnt = where
@@ -331,6 +332,14 @@ class GuestMemory:
 
     # ----- allocation -------------------------------------------------------------------
     def _add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
+        """Add (or with negative counts remove) pages of ``kind`` at chunks ``idx`` (unique)."""
+        if len(idx) == 1:
+            c, n = int(idx[0]), int(cnt[0])
+            self.pages[kind, c] = int(self.pages[kind, c]) + n
+            self.used_total[kind] += n
+            if n < 0:
+                self._touch(c)
+            return
         self.pages[kind, idx] = (self.pages[kind, idx].astype(np.int64) + cnt).astype(np.uint16)
         self.used_total[kind] += int(np.sum(cnt))
         if len(idx):
@@ -341,6 +350,41 @@ class GuestMemory:
         for key, hint in self._hint.items():
             if chunk < hint:
                 self._hint[key] = chunk
+
+    def _whole_free_chunks(self, need: int, node: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Fast path for the memmap: whole free 2 MiB chunks (the vmemmap is mapped with PMDs,
+        so the kernel asks for order-9 pages first), lowest address first, Normal before DMA32.
+        Only the zone's span is searched, in windows, from a hint that frees move back."""
+        if need % PAGES_PER_CHUNK:
+            return None
+        want = need // PAGES_PER_CHUNK
+        for zone in KERNEL_ZONES:
+            span = self.span.get((node, int(zone)))
+            if not span:
+                continue
+            key = (node, -int(zone))
+            start = max(self._hint.get(key, 0), span[0] * self.chunks_per_mb)
+            end = (span[1] + 1) * self.chunks_per_mb
+            if want == 1 and start < end and self.chunk_online[start] and self.chunk_zone[start] == zone \
+                    and self.chunk_node[start] == node and not self.pages[:, start].any():
+                return np.array([start]), np.array([PAGES_PER_CHUNK])
+            found: list[np.ndarray] = []
+            have = 0
+            while start < end and have < want:
+                sl = slice(start, min(end, start + 256))
+                ok = (self.chunk_online[sl] & (self.chunk_zone[sl] == zone) & (self.chunk_node[sl] == node)
+                      & ~self.pages[:, sl].any(axis=0))
+                idx = np.flatnonzero(ok)
+                if not found and not len(idx):
+                    self._hint[key] = sl.stop
+                if len(idx):
+                    found.append(idx[:want - have] + start)
+                    have += len(found[-1])
+                start = sl.stop
+            if have == want:
+                idx = np.concatenate(found)
+                return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
+        return None
 
     def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
         return self.chunk_online & np.isin(self.chunk_zone, zones)
