@@ -353,7 +353,7 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("offline", "guest", "Write offline to memoryN/state",
                (Param("block", "int", help="sysfs memory block number N of memoryN"),), _offline, key="O"),
     ActionSpec("buggy_request", "guest", "Make the driver send a request the spec forbids (device answers ERROR)",
-               (_DEVICE, Param("kind", "choice", "misaligned", ("misaligned", "outside", "double_plug"))),
+               (_DEVICE, Param("kind", "choice", "misaligned", ("misaligned", "outside", "double_plug", "double_unplug"))),
                _buggy, key="E"),
     ActionSpec("step", "time", "Let the driver send one more request", (Param("count", "int", 1),), _step,
                key="space", settles=False),

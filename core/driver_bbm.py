@@ -114,7 +114,7 @@ class BbmDriver(Driver):
         """Three passes from the highest id: fully offline, then movable-only, then any."""
         while run.li < 3:
             added = self.bb_state[:self.next_bb] == BbState.ADDED
-            cand = np.flatnonzero(added & ~self.tried[run.li])[::-1]
+            cand = np.flatnonzero(added & ~self.tried[run.li, :self.next_bb])[::-1]
             for bb in cand:
                 bb = int(bb)
                 mbs = list(self.bb_mbs(bb))

@@ -228,14 +228,18 @@ class Machine:
             req, addr, nb = Req.PLUG, dev.addr + dev.block_size // 2, 1
         elif kind == "outside":
             req, addr, nb = Req.PLUG, dev.addr + dev.usable_region_size, 1
-        else:
+        elif kind == "double_plug":
             plugged = np.flatnonzero(dev.bitmap)
             first = int(plugged[0]) if len(plugged) else 0
-            req, addr, nb = (Req.PLUG, dev.addr + first * dev.block_size, 1) if len(plugged) else \
-                (Req.UNPLUG, dev.addr, 1)
+            req, addr, nb = Req.PLUG, dev.addr + first * dev.block_size, 1
+        else:
+            free = np.flatnonzero(~dev.bitmap)
+            req, addr, nb = Req.UNPLUG, dev.addr + int(free[0]) * dev.block_size, 1
         ans = dev.request(req, addr, nb)
+        note = (" (QEMU checks the requested size before the block states, so a double plug with "
+                "plugged_size == requested_size is NACKed, not an ERROR)" if ans.resp.name == "NACK" else "")
         self.emit(Kind.REQUEST, f"buggy driver: {req.name} at {addr:#x}, {nb} block(s) -> {ans.resp.name}: "
-                  f"{ans.reason}", device=dev.id, request=req.name, response=ans.resp.name, addr=addr)
+                  f"{ans.reason}{note}", device=dev.id, request=req.name, response=ans.resp.name, addr=addr)
         if ans.resp.name == "ERROR":
             drv.broken = "the device answered ERROR (-EINVAL): the driver marked the device broken"
             drv.run = None

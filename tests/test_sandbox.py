@@ -1,0 +1,76 @@
+"""Sandbox: actions in, events out; determinism; undo, redo and goto restore exact states."""
+import pytest
+
+from vmemlab.core.actions import ActionError
+from vmemlab.core.config import DeviceConfig, MachineConfig
+from vmemlab.core.machine import Machine
+from vmemlab.core.sandbox import Sandbox
+from vmemlab.core.units import GiB, MiB
+
+
+def run(seed: int) -> Sandbox:
+    sb = Sandbox(MachineConfig(seed=seed, devices=(DeviceConfig(region_size=2 * GiB),)))
+    sb.do("request", size="1G")
+    sb.do("settle")
+    sb.do("fragment", percent=2)
+    sb.do("request", size="256M")
+    sb.do("settle")
+    return sb
+
+
+def test_same_seed_same_events_and_state():
+    a, b = run(7), run(7)
+    assert [e.text for e in a.events] == [e.text for e in b.events]
+    assert (a.machine.mem.pages == b.machine.mem.pages).all()
+
+
+def test_different_seeds_differ():
+    a, b = run(7), run(8)
+    assert not (a.machine.mem.pages == b.machine.mem.pages).all()
+
+
+def test_undo_redo_and_goto_restore_exact_states():
+    sb = run(1)
+    final_pages = sb.machine.mem.pages.copy()
+    final_events = [e.text for e in sb.events]
+    sb.goto(2)
+    assert sb.machine.devices[0].plugged_size == 1 * GiB
+    assert sb.position == 2 and len(sb.redo_stack) == 3
+    while sb.redo():
+        pass
+    assert (sb.machine.mem.pages == final_pages).all()
+    assert [e.text for e in sb.events] == final_events
+    assert sb.undo() and sb.machine.devices[0].plugged_size == 1 * GiB
+
+
+def test_new_action_after_undo_drops_redo():
+    sb = run(1)
+    sb.undo()
+    sb.do("request", size="2G")
+    assert sb.redo_stack == [] and not sb.redo()
+
+
+def test_refused_action_changes_nothing():
+    sb = run(1)
+    before = sb.machine.metrics()
+    n = len(sb.entries)
+    with pytest.raises(ActionError, match="request.size"):
+        sb.do("request", size="lots")
+    with pytest.raises(ActionError, match="not a multiple of block-size 2M"):
+        sb.do("request", size="3M")
+    with pytest.raises(ActionError, match="memory999"):
+        sb.do("offline", block=999)
+    with pytest.raises(ActionError, match="unknown field 'sise'"):
+        sb.do("request", sise="1G")
+    assert sb.machine.metrics() == before and len(sb.entries) == n
+
+
+def test_snapshots_stay_within_budget():
+    cfg = MachineConfig(devices=(DeviceConfig(region_size=2 * GiB),))
+    sb = Sandbox(cfg, snapshot_budget=3 * Machine(cfg).nbytes())
+    for i in range(20):
+        sb.do("request", size=f"{(i % 4) * 128}M")
+        sb.do("settle")
+    assert len(sb._snapshots) <= 3
+    sb.goto(5)
+    assert sb.machine.devices[0].plugged_size == 256 * MiB

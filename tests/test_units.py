@@ -1,0 +1,22 @@
+import pytest
+
+from vmemlab.core.units import GiB, MiB, SizeError, format_size, human, parse_size
+
+
+@pytest.mark.parametrize("text,value", [("128M", 128 * MiB), ("4G", 4 * GiB), ("2MiB", 2 * MiB),
+                                        ("1.5G", 1536 * MiB), ("0", 0), (4096, 4096), (" 2 m ", 2 * MiB)])
+def test_parse_size(text, value):
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1G", "1.0000001K", "4X", "", True, 1.5])
+def test_parse_size_rejects_with_field_name(bad):
+    with pytest.raises(SizeError, match="requested_size"):
+        parse_size(bad, "requested_size")
+
+
+def test_format_size_is_exact_and_round_trips():
+    for n in (0, 2 * MiB, 130 * MiB, 4 * GiB, 3 * 4096):
+        assert parse_size(format_size(n)) == n
+    assert format_size(1536 * MiB) == "1536M"
+    assert human(1536 * MiB) == "1.5 GiB"
