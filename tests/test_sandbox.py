@@ -72,5 +72,5 @@ def test_snapshots_stay_within_budget():
         sb.do("request", size=f"{(i % 4) * 128}M")
         sb.do("settle")
     assert len(sb._snapshots) <= 3
-    sb.goto(5)
+    sb.goto(6)   # request 0, settle, request 128M, settle, request 256M, settle
     assert sb.machine.devices[0].plugged_size == 256 * MiB
