@@ -1,0 +1,181 @@
+"""Export a run: a replayable trace (JSON) and one metrics row per lesson step (CSV).
+
+A trace holds the machine config and every action the sandbox applied (the settles a
+scenario adds included), plus per-action metrics and a digest of all events. Because the
+machine owns its seeded RNG, replaying the actions on a fresh machine must give the same
+metrics and the same events; ``replay`` checks exactly that.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from . import actions as act
+from .actions import ActionError
+from .config import ConfigError, DeviceConfig, MachineConfig
+from .events import Event
+from .machine import Metrics
+from .sandbox import Sandbox
+from .scenario import SIZE_FIELDS
+from .units import SizeError, format_size, parse_size
+
+FORMAT = "vmemlab-trace"
+VERSION = 1
+BLOCK_COLUMNS = ("PLUGGED", "OFFLINE", "OFFLINE_PARTIAL", "KERNEL", "KERNEL_PARTIAL", "MOVABLE",
+                 "MOVABLE_PARTIAL", "ADDED", "FAKE_OFFLINE")
+METRIC_COLUMNS = ("step", "action", "time", "requested", "plugged", "usable", "mem_total", "mem_free",
+                  "memmap", "free_2m_chunks") + tuple(f"blocks_{s}" for s in BLOCK_COLUMNS)
+
+
+class TraceError(ValueError):
+    """A trace file that cannot be read or replayed; the message names the file and field."""
+
+
+# ----- config <-> plain data ----------------------------------------------------------------
+def _sizes_out(d: dict) -> dict:
+    return {k: (format_size(v) if k in SIZE_FIELDS and v is not None else v) for k, v in d.items()}
+
+
+def config_to_dict(config: MachineConfig) -> dict:
+    """The config as scenario-file tables: sizes as exact strings ("4G"), devices as a list."""
+    out = _sizes_out({k: v for k, v in asdict(config).items() if k != "devices"})
+    out["devices"] = [_sizes_out(asdict(d)) for d in config.devices]
+    return out
+
+
+def _typed_fields(raw: Any, cls: type, where: str, skip: tuple[str, ...] = ()) -> dict:
+    if not isinstance(raw, dict):
+        raise TraceError(f"{where}: expected an object")
+    names = {f.name for f in fields(cls)} - set(skip)
+    out = {}
+    for k, v in raw.items():
+        if k not in names:
+            raise TraceError(f"{where}: unknown key {k!r}; allowed: {', '.join(sorted(names))}")
+        try:
+            out[k] = parse_size(v, f"{where}.{k}") if k in SIZE_FIELDS and v is not None else v
+        except SizeError as e:
+            raise TraceError(str(e)) from None
+    return out
+
+
+def config_from_dict(raw: Any) -> MachineConfig:
+    """Inverse of config_to_dict; raises TraceError naming the bad field."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("devices"), list) or not raw["devices"]:
+        raise TraceError("config: expected an object with a non-empty 'devices' list")
+    machine = _typed_fields({k: v for k, v in raw.items() if k != "devices"}, MachineConfig, "config",
+                            skip=("devices",))
+    devs = tuple(DeviceConfig(**_typed_fields(d, DeviceConfig, f"config.devices[{i}]"))
+                 for i, d in enumerate(raw["devices"]))
+    try:
+        config = MachineConfig(**machine, devices=devs)
+        config.validate()
+    except ConfigError as e:
+        raise TraceError(f"config: {e}") from None
+    return config
+
+
+# ----- digests ------------------------------------------------------------------------------
+def events_digest(events: list[Event]) -> str:
+    """sha256 over every event as sorted JSON, one per line: equal digests = identical event logs."""
+    h = hashlib.sha256()
+    for e in events:
+        h.update(json.dumps(e.to_dict(), sort_keys=True, default=int).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def metrics_dict(m: Metrics) -> dict:
+    return {k: (dict(sorted(v.items())) if isinstance(v, dict) else v) for k, v in asdict(m).items()}
+
+
+# ----- export -------------------------------------------------------------------------------
+def trace(sandbox: Sandbox, title: str = "", source: str = "", step_positions: list[int] | None = None) -> dict:
+    """Everything needed to replay the sandbox's history and to prove the replay identical."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "title": title,
+        "source": source,
+        "config": config_to_dict(sandbox.config),
+        "actions": [a.to_dict() for a in sandbox.actions()],
+        "step_positions": step_positions or [],
+        "metrics": [metrics_dict(m) for m in sandbox.metrics_history()],
+        "events": len(sandbox.events),
+        "events_sha256": events_digest(sandbox.events),
+    }
+
+
+def write_trace(path: str | Path, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=1, default=int) + "\n", encoding="utf-8")
+
+
+def metrics_rows(rows: list[tuple[int, str, Metrics]]) -> str:
+    """CSV text: one row per (step number, action label, metrics after it); bytes, seconds."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(METRIC_COLUMNS)
+    for step, label, m in rows:
+        w.writerow([step, label, f"{m.time:.6f}", m.requested, m.plugged, m.usable, m.mem_total, m.mem_free,
+                    m.memmap, m.free_2m_chunks] + [m.blocks.get(s, 0) for s in BLOCK_COLUMNS])
+    return out.getvalue()
+
+
+# ----- replay -------------------------------------------------------------------------------
+@dataclass
+class ReplayResult:
+    """Outcome of a replay: identical, or the first action where it differs and how."""
+
+    sandbox: Sandbox
+    identical: bool
+    actions: int
+    events: int
+    digest: str
+    difference: str = ""
+
+
+def load_trace(path: str | Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read the file: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise TraceError(f"{path}: not valid JSON: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise TraceError(f"{path}: not a vmemlab trace (expected \"format\": \"{FORMAT}\"; "
+                         "write one with vmemlab run FILE --trace out.json)")
+    if data.get("version") != VERSION:
+        raise TraceError(f"{path}: trace version {data.get('version')!r} is not supported; allowed: {VERSION}")
+    for key, typ in (("actions", list), ("metrics", list), ("events_sha256", str), ("events", int)):
+        if not isinstance(data.get(key), typ):
+            raise TraceError(f"{path}: field {key!r} is missing or not a {typ.__name__}")
+    return data
+
+
+def replay(data: dict) -> ReplayResult:
+    """Apply the trace's actions to a fresh machine and compare every step's metrics and the events."""
+    sb = Sandbox(config_from_dict(data["config"]))
+    recorded = data["metrics"]
+    diff = ""
+    if recorded and metrics_dict(sb.initial_metrics) != recorded[0]:
+        diff = "the machine differs right after boot (config or model version changed)"
+    for i, raw in enumerate(data["actions"], start=1):
+        try:
+            action = act.from_dict(raw)
+            sb.apply(action)
+        except ActionError as e:
+            raise TraceError(f"actions[{i - 1}]: {e}") from None
+        if not diff and i < len(recorded) and metrics_dict(sb.entries[-1].metrics) != recorded[i]:
+            got, want = metrics_dict(sb.entries[-1].metrics), recorded[i]
+            keys = [k for k in want if got.get(k) != want[k]]
+            diff = f"action {i} ({action.label()}) gives different {', '.join(keys)}"
+    digest = events_digest(sb.events)
+    if not diff and len(recorded) != len(data["actions"]) + 1:
+        diff = f"the trace has {len(recorded)} metric rows for {len(data['actions'])} actions"
+    if not diff and (digest != data["events_sha256"] or len(sb.events) != data["events"]):
+        diff = f"the event log differs ({len(sb.events)} events replayed, {data['events']} recorded)"
+    return ReplayResult(sb, not diff, len(data["actions"]), len(sb.events), digest, diff)
