@@ -485,11 +485,22 @@ def validate_scenario(scenario: Scenario) -> None:
             raise ScenarioError(scenario.source, f"step {step.index} ({step.action.name})", str(e)) from None
 
 
-def check_run(scenario: Scenario, sandbox: Sandbox | None = None) -> Iterator[tuple[Sandbox, StepResult, list[Check]]]:
-    """Play the scenario; after each step yield the sandbox, the step's result and its graded checks."""
+@dataclass
+class GradedStep:
+    """One played step: the sandbox after it, what it did, what the model showed, the grades."""
+
+    sandbox: Sandbox
+    result: StepResult
+    state: StepState
+    checks: list[Check]
+
+
+def check_run(scenario: Scenario, sandbox: Sandbox | None = None) -> Iterator[GradedStep]:
+    """Play the scenario and grade each step's expect table right after it."""
     sb = sandbox or Sandbox(scenario.config)
     for step in scenario.steps:
         before = sb.machine.metrics()
         result = apply_step(sb, step)
         shown = [e for e in result.events if e.kind != Kind.NOTE]
-        yield sb, result, evaluate(step.expect, StepState(sb.machine, shown, result.error, before))
+        state = StepState(sb.machine, shown, result.error, before)
+        yield GradedStep(sb, result, state, evaluate(step.expect, state))

@@ -367,6 +367,7 @@ class GuestMemory:
             end = (span[1] + 1) * self.chunks_per_mb
             if want == 1 and start < end and self.chunk_online[start] and self.chunk_zone[start] == zone \
                     and self.chunk_node[start] == node and not self.pages[:, start].any():
+                self._hint[key] = start + 1
                 return np.array([start]), np.array([PAGES_PER_CHUNK])
             found: list[np.ndarray] = []
             have = 0
@@ -383,6 +384,8 @@ class GuestMemory:
                 start = sl.stop
             if have == want:
                 idx = np.concatenate(found)
+                if self._hint.get(key, 0) >= idx[0]:
+                    self._hint[key] = int(idx[-1]) + 1
                 return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
         return None
 
