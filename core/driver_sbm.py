@@ -184,7 +184,7 @@ class SbmDriver(Driver):
                 return False
             st = UNPLUG_LISTS[run.li]
             if run.cands is None:
-                run.cands = np.flatnonzero(self.mb_state[:self.next_mb] == st)[::-1].copy()
+                run.cands = self._skip_hopeless(np.flatnonzero(self.mb_state[:self.next_mb] == st)[::-1].copy(), st)
                 run.ci = 0
             while run.ci < len(run.cands):
                 mb = int(run.cands[run.ci])
@@ -195,6 +195,32 @@ class SbmDriver(Driver):
             run.li += 1
             run.cands = None
         return False
+
+    def _skip_hopeless(self, cands: np.ndarray, st: MbState) -> np.ndarray:
+        """Drop online blocks in which every plugged subblock holds unmovable pages.
+
+        Trying them one by one would send no request and change nothing (alloc_contig_range
+        fails on every subblock, and unplugging never adds unmovable pages), so they are
+        reported in one event and skipped; the requests sent stay exactly the same.
+        """
+        if st in (MbState.OFFLINE, MbState.OFFLINE_PARTIAL) or len(cands) < 2:
+            return cands
+        sbs, cpu = self.sbs_per_mb, self.chunks_per_unit
+        rows = self.seg.chunk_off + (cands[:, None] * sbs * cpu + np.arange(sbs * cpu)[None, :])
+        plugged = self.mem.plugged[rows]
+        unmov = self.mem.pages[:4, rows].sum(axis=0) > 0
+        usable = (plugged & ~unmov).reshape(len(cands), sbs, cpu).all(axis=2).any(axis=1)
+        hopeless = cands[~usable]
+        if len(hopeless):
+            movable = st in (MbState.MOVABLE, MbState.MOVABLE_PARTIAL)
+            ids = [self.sid(int(b)) for b in hopeless[:6]]
+            more = f" and {len(hopeless) - 6} more" if len(hopeless) > 6 else ""
+            self.emit(Kind.FAKE_OFFLINE_FAILED,
+                      f"{len(hopeless)} {st.name} memory blocks (memory{', memory'.join(map(str, ids))}{more}): "
+                      f"every plugged subblock holds unmovable pages, so alloc_contig_range fails on "
+                      f"{'ZONE_MOVABLE' if movable else 'ZONE_NORMAL'} everywhere in them; skipped without a request",
+                      memory_block=ids[0], size=len(hopeless) * self.mem.mb_size)
+        return cands[usable]
 
     def _unplug_offline(self, run: Run, mb: int) -> str | int | None:
         """Offline blocks: no fake-offlining, merge adjacent plugged subblocks into one request."""
