@@ -232,8 +232,7 @@ def _fragment(m: Machine, a: dict) -> None:
                "takes unmovable allocations)")
         return
     # one page per chunk first, so that a small percentage already touches many pageblocks
-    order = m.rng.permutation(cand)
-    first = order[:pages]
+    first = cand if pages >= len(cand) else np.sort(m.rng.choice(cand, size=pages, replace=False))
     take = np.zeros(len(mem.plugged), dtype=np.int64)
     take[first] = 1
     left = pages - len(first)

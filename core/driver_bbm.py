@@ -55,14 +55,14 @@ class BbmDriver(Driver):
     def state_counts(self) -> dict[str, int]:
         """Per memory block, named like SBM states so views can colour both alike."""
         out: dict[str, int] = {}
-        for bb in np.flatnonzero(self.bb_state != BbState.UNUSED):
+        for bb in np.flatnonzero(self.bb_state != int(BbState.UNUSED)):
             for mb in self.bb_mbs(int(bb)):
                 if not self.mem.mb_present[mb]:
                     name = BbState(self.bb_state[bb]).name
                 elif not self.mem.mb_online[mb]:
                     name = "OFFLINE"
                 else:
-                    name = "MOVABLE" if self.mem.mb_zone[mb] == Zone.MOVABLE else "KERNEL"
+                    name = "MOVABLE" if int(self.mem.mb_zone[mb]) == Zone.MOVABLE else "KERNEL"
                 out[name] = out.get(name, 0) + 1
         return out
 
@@ -71,7 +71,7 @@ class BbmDriver(Driver):
 
     # ----- cleanup ----------------------------------------------------------------------
     def cleanup_step(self, run: Run) -> str | int:
-        left = np.flatnonzero(self.bb_state == BbState.PLUGGED)
+        left = np.flatnonzero(self.bb_state == int(BbState.PLUGGED))
         if not len(left):
             return NEXT
         bb = int(left[0])
@@ -84,7 +84,7 @@ class BbmDriver(Driver):
 
     # ----- plug -------------------------------------------------------------------------
     def plug_step(self, run: Run) -> str | int:
-        unused = np.flatnonzero(self.bb_state[:self.next_bb] == BbState.UNUSED)
+        unused = np.flatnonzero(self.bb_state[:self.next_bb] == int(BbState.UNUSED))
         if len(unused):
             bb = int(unused[0])
         else:
@@ -113,7 +113,7 @@ class BbmDriver(Driver):
     def _candidate(self, run: Run) -> int:
         """Three passes from the highest id: fully offline, then movable-only, then any."""
         while run.li < 3:
-            added = self.bb_state[:self.next_bb] == BbState.ADDED
+            added = self.bb_state[:self.next_bb] == int(BbState.ADDED)
             cand = np.flatnonzero(added & ~self.tried[run.li, :self.next_bb])[::-1]
             for bb in cand:
                 bb = int(bb)
@@ -121,7 +121,7 @@ class BbmDriver(Driver):
                 online = self.mem.mb_online[mbs]
                 if run.li == 0 and online.any():
                     continue
-                if run.li == 1 and (self.mem.mb_zone[mbs][online] != Zone.MOVABLE).any():
+                if run.li == 1 and (self.mem.mb_zone[mbs][online] != int(Zone.MOVABLE)).any():
                     continue
                 return bb
             if run.li == 0 and not self.unplug_online:

@@ -100,7 +100,7 @@ class SbmDriver(Driver):
         """Unplug leftovers of blocks whose adding failed (state PLUGGED)."""
         if not self.count[MbState.PLUGGED]:
             return NEXT
-        mb = int(np.argmax(self.mb_state == MbState.PLUGGED))
+        mb = int(np.argmax(self.mb_state == int(MbState.PLUGGED)))
         row = self.sb_row(mb)
         sb = int(np.argmax(row))
         n = int(row.sum())
@@ -114,11 +114,11 @@ class SbmDriver(Driver):
     # ----- plug -------------------------------------------------------------------------
     def plug_step(self, run: Run) -> str | int:
         for st in PLUG_LISTS:
-            if self.count[st]:
-                return self._plug_partial(run, int(np.argmax(self.mb_state == st)))
+            if self.count[int(st)]:
+                return self._plug_partial(run, int(np.argmax(self.mb_state == int(st))))
         unused_below = self.count[MbState.UNUSED] - (self.n_mb - self.next_mb)
         if unused_below > 0:
-            mb = int(np.argmax(self.mb_state[:self.next_mb] == MbState.UNUSED))
+            mb = int(np.argmax(self.mb_state[:self.next_mb] == int(MbState.UNUSED)))
         else:
             if self.next_mb > self.last_usable_mb:
                 return -ENOSPC
@@ -184,12 +184,12 @@ class SbmDriver(Driver):
                 return False
             st = UNPLUG_LISTS[run.li]
             if run.cands is None:
-                run.cands = self._skip_hopeless(np.flatnonzero(self.mb_state[:self.next_mb] == st)[::-1].copy(), st)
+                run.cands = self._skip_hopeless(np.flatnonzero(self.mb_state[:self.next_mb] == int(st))[::-1].copy(), st)
                 run.ci = 0
             while run.ci < len(run.cands):
                 mb = int(run.cands[run.ci])
                 run.ci += 1
-                if self.mb_state[mb] == st:
+                if int(self.mb_state[mb]) == st:
                     run.cur, run.sb_cur, run.whole_tried = mb, self.sbs_per_mb - 1, False
                     return True
             run.li += 1
@@ -239,7 +239,7 @@ class SbmDriver(Driver):
         self.set_plugged(mb, start, count, False)
         run.nb -= count
         run.sb_cur = start - 1
-        if self.mb_state[mb] == MbState.OFFLINE:
+        if int(self.mb_state[mb]) == MbState.OFFLINE:
             self.set_state(mb, MbState.OFFLINE_PARTIAL)
         if run.nb == 0 or not row.any():
             self._done_with_block(run, mb)
@@ -339,7 +339,7 @@ class SbmDriver(Driver):
     def _done_with_block(self, run: Run, mb: int) -> None:
         """Leave this block; if nothing is plugged any more, offline and remove it."""
         run.cur = -1
-        if not self.sb_row(mb).any() and self.mb_state[mb] != MbState.UNUSED:
+        if not self.sb_row(mb).any() and int(self.mb_state[mb]) != MbState.UNUSED:
             self.set_state(mb, MbState.UNUSED)
             self.remove_block(mb)
         return None

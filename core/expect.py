@@ -454,7 +454,8 @@ def words_match(answer: str, key: str, actual: Any) -> bool:
     """Does a student's free-text prediction match the model's value for ``key``?
 
     Sizes are parsed ("300M", "300 MiB"), numbers and block lists compared as numbers
-    ("memory39" counts as 39), states and zones by name.
+    ("memory39" counts as 39), states and zones by name; for counts (responses, blocks) the
+    names mentioned must be exactly those that occurred ("NACK").
     """
     spec = KEYS[key]
     text = answer.strip()
@@ -467,6 +468,9 @@ def words_match(answer: str, key: str, actual: Any) -> bool:
             return False
     if spec.kind == "ids":
         return sorted(int(n) for n in re.findall(r"\d+", text)) == sorted(actual)
+    if spec.kind == "counts":
+        said = {w.upper() for w in re.findall(r"[A-Za-z_]+", text)}
+        return bool(said) and said & set(actual) == {k for k, v in actual.items() if v}
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         nums = re.findall(r"-?\d+(?:\.\d+)?", text)
         return bool(nums) and float(nums[0]) == float(actual)

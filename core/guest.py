@@ -93,7 +93,7 @@ class Guest:
                                        self.policy.auto_movable_ratio, self.policy.auto_movable_numa_aware,
                                        self.boot_pages)
         mem.online_block(mb, zone)
-        plugged = int(mem.plugged[mem.mb_chunks(mb)].sum())
+        plugged = int(np.count_nonzero(mem.plugged[mem.mb_chunks(mb)]))
         extra = "" if plugged == mem.chunks_per_mb else (
             f"; only its {plugged} plugged 2 MiB chunks go to the buddy, the rest stay PageOffline")
         by = f" by {why}" if why else ""
@@ -169,7 +169,7 @@ class Guest:
                       f"({format_size(killed * PAGE_SIZE)} freed); {short} could not be allocated")
             return
         if kind in (Page.KERNEL, Page.SLAB, Page.MEMMAP):
-            movable_free = int(self.mem.free_pages()[self.mem.chunk_zone == Zone.MOVABLE].sum())
+            movable_free = int(self.mem.free_pages()[self.mem.chunk_zone == int(Zone.MOVABLE)].sum())
             self.emit(Kind.OOM, f"kernel allocation of {short} failed: the kernel zones are full"
                       + (f" while ZONE_MOVABLE still has {format_size(movable_free * PAGE_SIZE)} free "
                          "(zone imbalance)" if movable_free else ""))

@@ -201,7 +201,7 @@ class GuestMemory:
         self._account_present(mb, +1)
         self.chunk_zone[sl] = zone
         self.chunk_online[sl] = self.plugged[sl]
-        self.managed_pages += int(self.plugged[sl].sum()) * PAGES_PER_CHUNK
+        self.managed_pages += int(np.count_nonzero(self.plugged[sl])) * PAGES_PER_CHUNK
         self._touch(sl.start)
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
@@ -358,15 +358,15 @@ class GuestMemory:
         if need % PAGES_PER_CHUNK:
             return None
         want = need // PAGES_PER_CHUNK
-        for zone in KERNEL_ZONES:
-            span = self.span.get((node, int(zone)))
+        for zone in map(int, KERNEL_ZONES):
+            span = self.span.get((node, zone))
             if not span:
                 continue
-            key = (node, -int(zone))
+            key = (node, -zone)
             start = max(self._hint.get(key, 0), span[0] * self.chunks_per_mb)
             end = (span[1] + 1) * self.chunks_per_mb
-            if want == 1 and start < end and self.chunk_online[start] and self.chunk_zone[start] == zone \
-                    and self.chunk_node[start] == node and not self.pages[:, start].any():
+            if want == 1 and start < end and self.chunk_online[start] and int(self.chunk_zone[start]) == zone \
+                    and int(self.chunk_node[start]) == node and not self.pages[:, start].any():
                 self._hint[key] = start + 1
                 return np.array([start]), np.array([PAGES_PER_CHUNK])
             found: list[np.ndarray] = []
@@ -390,7 +390,7 @@ class GuestMemory:
         return None
 
     def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
-        return self.chunk_online & np.isin(self.chunk_zone, zones)
+        return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
 
     def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int,
                      whole_chunks_first: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
@@ -400,8 +400,8 @@ class GuestMemory:
         nodes = [node] + sorted({int(s.node) for s in self.segments} - {node})
         idx_parts, cnt_parts, left = [], [], need
         for nd in nodes:
-            for zone in zones:
-                key = (nd, int(zone))
+            for zone in map(int, zones):
+                key = (nd, zone)
                 start = self._hint.get(key, 0)
                 window = 4096
                 while left > 0 and start < self.n_chunks:
@@ -454,7 +454,7 @@ class GuestMemory:
             mask &= keep
         free = np.where(mask, PAGES_PER_CHUNK - self.used(), 0)
         got = 0
-        for zone in zones:  # zonelist fallback order
+        for zone in map(int, zones):  # zonelist fallback order
             left = pages - got
             if left <= 0:
                 break

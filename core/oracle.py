@@ -223,7 +223,7 @@ def _pin_kernel_pages(m: Machine, stuck: list[tuple[int, int]]) -> None:
         if mb is None:
             continue
         c = mem.mb_chunks(mb).start + pb
-        if mem.chunk_online[c] and mem.pages[Page.KERNEL, c] == 0 and mem.mb_zone[mb] == Zone.NORMAL:
+        if mem.chunk_online[c] and mem.pages[Page.KERNEL, c] == 0 and int(mem.mb_zone[mb]) == Zone.NORMAL:
             mem.alloc(1, Page.KERNEL, m.rng, at=slice(c, c + 1))
 
 

@@ -90,7 +90,7 @@ class Sandbox:
         self.entries = kept
         for a in replay:
             self.apply(a, keep_redo=True)
-        self.redo_stack = list(reversed(undone)) + self.redo_stack
+        self.redo_stack = self.redo_stack + list(reversed(undone))
 
     def undo(self) -> bool:
         if not self.entries:

@@ -85,10 +85,10 @@ def block_cells(m: Machine, dev: int) -> np.ndarray:
     sl = slice(drv.mb_off, drv.mb_off + drv.n_mb)
     bb = np.repeat(drv.bb_state, drv.mbs_per_bb)
     out = np.full(drv.n_mb, Cell.UNUSED, dtype=np.uint8)
-    out[bb == BbState.PLUGGED] = Cell.PLUGGED
+    out[bb == int(BbState.PLUGGED)] = Cell.PLUGGED
     present = mem.mb_present[sl]
     online = mem.mb_online[sl]
-    movable = mem.mb_zone[sl] == Zone.MOVABLE
+    movable = mem.mb_zone[sl] == int(Zone.MOVABLE)
     out[present & ~online] = Cell.OFFLINE
     out[present & online & ~movable] = Cell.KERNEL
     out[present & online & movable] = Cell.MOVABLE

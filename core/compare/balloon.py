@@ -1,19 +1,20 @@
 """virtio-balloon: the VM boots at its maximum size and hides memory by inflating a balloon.
 
-Inflating takes free 4 KiB pages one by one, the way the guest's buddy allocator hands them out,
-and reports them to the host, which discards them (``MADV_DONTNEED`` per 4 KiB page, splitting
-the transparent huge page (THP) that backed that 2 MiB). Deflating gives the most recently
-inflated pages back first (the balloon's page list is LIFO). The memmap of the whole maximum size
-is paid from boot on; nothing can grow beyond it; the balloon does not know about NUMA nodes.
+Inflating takes free 4 KiB pages one by one, the way the guest's buddy allocator hands them
+out, and the host discards each one (``MADV_DONTNEED`` per 4 KiB page): a 2 MiB chunk only
+partly in the balloon can no longer be backed by one host huge page (THP). Deflating gives the
+most recently inflated pages back first (the balloon's page list is LIFO). The memmap of the
+whole maximum size is paid from boot on; nothing grows beyond it; the balloon ignores NUMA.
 
-Model: per 2 MiB chunk we count balloon pages (numpy), never single pages. ``scattered``
-placement draws the per-chunk counts from the free pages of every chunk (seeded multinomial):
-a guest that has run a while keeps its free memory on per-cpu and low-order free lists all over
-RAM. ``buddy`` placement is the kindest case: the fullest chunks' free fragments first (the buddy
-splits the smallest free block), then whole free chunks in address order. Balloon pages are
-counted as reserved pages that the buddy no longer manages (virtio-balloon lowers MemTotal).
-Simplifications: inflation takes free pages only (no reclaim of page cache); a split host THP
-stays split (khugepaged is not modelled).
+Model: per 2 MiB chunk we count balloon pages (numpy), never single pages. The inflation at
+boot takes ``buddy`` order (a fresh guest's free memory sits in large buddy blocks): the
+smallest free fragments first, then whole free chunks in address order. Later inflations use
+``scattered`` order by default: per-chunk counts drawn in proportion to each chunk's free pages
+(seeded multinomial), as a guest that has run a while keeps free pages on per-cpu and low-order
+free lists all over RAM. Balloon pages count as reserved pages the buddy no longer manages
+(virtio-balloon lowers MemTotal). Simplifications: inflation takes free pages only (no reclaim
+of page cache); host huge pages are counted from the balloon's current shape (khugepaged is
+not modelled).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import numpy as np
 
 from ..config import MachineConfig
 from ..events import Kind
-from ..memory import PAGES_PER_CHUNK, Page
-from ..units import PAGE_SIZE, format_size
+from ..memory import PAGES_PER_CHUNK, GuestMemory, Page
+from ..units import PAGE_SIZE, format_size, human
 from .vm import PlainVM
 
 PLACEMENTS = ("scattered", "buddy")
@@ -40,9 +41,15 @@ def scatter(n: int, free: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return take
 
 
+def buddy_chunks(free: np.ndarray) -> np.ndarray:
+    """Chunks in the order the buddy hands out their pages: smallest free fragments (fullest
+    chunks) first, whole free chunks last, ties low address first."""
+    return np.argsort(free + (free == PAGES_PER_CHUNK) * PAGES_PER_CHUNK, kind="stable")
+
+
 def buddy_order(n: int, free: np.ndarray) -> np.ndarray:
-    """Fill the smallest free fragments first (fullest chunks), whole free chunks last, low to high."""
-    order = np.argsort(free + (free == PAGES_PER_CHUNK) * PAGES_PER_CHUNK, kind="stable")
+    """Split ``n`` pages over chunks in ``buddy_chunks`` order, each chunk filled before the next."""
+    order = buddy_chunks(free)
     cap = free[order]
     before = np.concatenate(([0], np.cumsum(cap)[:-1]))
     take = np.zeros(len(free), dtype=np.int64)
@@ -57,8 +64,13 @@ class BalloonVM:
     title = "virtio-balloon"
     granularity = PAGE_SIZE
 
-    def __init__(self, config: MachineConfig, region_sizes: list[tuple[int, int]], placement: str = "scattered"):
-        """``region_sizes``: (node, bytes) of the memory virtio-mem could hot-plug, booted here."""
+    def __init__(self, config: MachineConfig, region_sizes: list[tuple[int, int]], boot_target: int,
+                 placement: str = "scattered"):
+        """``region_sizes``: (node, bytes) of the memory virtio-mem could hot-plug, booted here.
+
+        The balloon inflates to ``boot_target`` right at boot, while the guest's free memory still
+        sits in large buddy blocks: that first inflation takes whole chunks in address order.
+        """
         if placement not in PLACEMENTS:
             raise ValueError(f"balloon placement: {placement!r} is not allowed; allowed: {', '.join(PLACEMENTS)}")
         per_node = [config.boot_memory // config.nodes] * config.nodes
@@ -68,8 +80,9 @@ class BalloonVM:
         self.placement = placement
         self.max_size = sum(per_node)
         self.balloon = np.zeros(self.vm.mem.n_chunks, dtype=np.int64)   # balloon pages per chunk
-        self.layers: list[tuple[np.ndarray, np.ndarray]] = []             # inflations, newest last
-        self.thp_split = np.zeros(self.vm.mem.n_chunks, dtype=bool)
+        self.layers: list[tuple[np.ndarray, np.ndarray, bool]] = []       # (chunks, pages, in handout order)
+        if boot_target < self.max_size:
+            self._inflate((self.max_size - boot_target) // PAGE_SIZE, "buddy")
 
     @property
     def balloon_bytes(self) -> int:
@@ -90,42 +103,50 @@ class BalloonVM:
         want = (self.max_size - target) // PAGE_SIZE
         have = int(self.balloon.sum())
         if want > have:
-            got = self._inflate(want - have)
+            got = self._inflate(want - have, self.placement)
             if got < want - have:
-                short = (f"only {format_size(got * PAGE_SIZE)} of {format_size((want - have) * PAGE_SIZE)} were "
-                         "free: the balloon takes free pages only")
+                short = (f"only {human(got * PAGE_SIZE)} of {human((want - have) * PAGE_SIZE)} were free: "
+                         "the balloon takes free pages only")
         elif want < have:
             self._deflate(have - want)
         return short
 
-    def _inflate(self, pages: int) -> int:
+    def _inflate(self, pages: int, placement: str) -> int:
         mem = self.vm.mem
         free = mem.free_pages().astype(np.int64)
         n = min(pages, int(free.sum()))
         if n == 0:
             return 0
-        take = scatter(n, free, self.vm.rng) if self.placement == "scattered" else buddy_order(n, free)
-        idx = np.flatnonzero(take)
+        if placement == "scattered":
+            take = scatter(n, free, self.vm.rng)
+            idx = np.flatnonzero(take)
+        else:
+            take = buddy_order(n, free)
+            idx = buddy_chunks(free)
+            idx = idx[take[idx] > 0]
         cnt = take[idx]
         mem._add_pages(Page.RESERVED, idx, cnt)
         mem.managed_pages -= n
         self.balloon[idx] += cnt
-        self.layers.append((idx, cnt))
-        self.thp_split[idx] = True
+        self.layers.append((idx, cnt, placement == "buddy"))
         self.vm.emit(Kind.ALLOC, f"balloon inflated by {format_size(n * PAGE_SIZE)}: {n} pages of 4 KiB taken from "
-                     f"{len(idx)} different 2 MiB chunks; the host discards them 4 KiB at a time, splitting the "
-                     "huge pages behind those chunks", size=n * PAGE_SIZE)
+                     f"{len(idx)} different 2 MiB chunks; the host discards them 4 KiB at a time", size=n * PAGE_SIZE)
         return n
 
     def _deflate(self, pages: int) -> None:
+        """Give back the newest pages first: whole inflations from the top, then part of one
+        (its last-handed-out pages if their order is known, else a seeded random share)."""
         mem = self.vm.mem
         left = pages
         while left > 0:
-            idx, cnt = self.layers.pop()
-            total = int(cnt.sum())
-            if total > left:
-                give = self.vm.rng.multivariate_hypergeometric(cnt, left)
-                self.layers.append((idx, cnt - give))
+            idx, cnt, ordered = self.layers.pop()
+            if int(cnt.sum()) > left:
+                if ordered:
+                    after = np.cumsum(cnt[::-1])[::-1] - cnt
+                    give = np.clip(left - after, 0, cnt)
+                else:
+                    give = self.vm.rng.multivariate_hypergeometric(cnt, left)
+                self.layers.append((idx, cnt - give, ordered))
             else:
                 give = cnt
             mem._add_pages(Page.RESERVED, idx, -give)
@@ -137,11 +158,22 @@ class BalloonVM:
 
     # ----- numbers for the comparison ----------------------------------------------------
     @property
+    def mem(self) -> GuestMemory:
+        return self.vm.mem
+
+    @property
     def memmap(self) -> int:
         return self.vm.boot_memmap
 
+    @staticmethod
+    def slots_used() -> int:
+        return 0
+
     def host_thp_split(self) -> int:
-        return int(self.thp_split.sum())
+        """2 MiB chunks only partly in the balloon: the host backs the rest with 4 KiB pages (its
+        huge page is split), or a huge page fault or khugepaged fills the whole 2 MiB again and
+        undoes the balloon there. Chunks wholly in the balloon cost the host nothing."""
+        return int(((self.balloon > 0) & (self.balloon < PAGES_PER_CHUNK)).sum())
 
     def node_sizes(self) -> dict[int, int]:
         mem = self.vm.mem

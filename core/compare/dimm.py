@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..config import MachineConfig
 from ..events import Kind
-from ..memory import CHUNK_SIZE, Zone
+from ..memory import CHUNK_SIZE, GuestMemory, Zone
 from ..units import align_up, format_size
 from .vm import Area, PlainVM
 
@@ -81,7 +81,8 @@ class DimmVM:
 
     # ----- host: resize one area ----------------------------------------------------------
     def resize(self, area: int, target: int) -> str:
-        """Plug or unplug whole DIMMs in ``area`` towards ``target``; returns why it fell short."""
+        """Plug or unplug whole DIMMs in ``area`` towards ``target``; returns why it fell short by more
+        than the DIMM size rounds ("" if it did not)."""
         have = self.area_size(area)
         if target > have:
             return self._grow(area, target - have)
@@ -99,8 +100,6 @@ class DimmVM:
             err = self._plug(area, addr)
             if err:
                 return err
-        if diff % self.dimm_size:
-            return f"DIMMs come in {format_size(self.dimm_size)} steps"
         return ""
 
     def _shrink(self, area: int, target: int) -> str:
@@ -114,9 +113,9 @@ class DimmVM:
                 errors.append(err)
             else:
                 have -= d.size
-        if have > target:
-            return "; ".join(errors) or f"DIMMs come in {format_size(self.dimm_size)} steps"
-        return ""
+        if len(errors) > 1:
+            return f"{len(errors)} DIMMs failed to unplug; first {errors[0]}"
+        return "".join(errors)
 
     def _free_addr(self, area: int) -> int | None:
         """QEMU's memory-device address assignment: the lowest gap that fits, block aligned."""
@@ -184,6 +183,18 @@ class DimmVM:
         return ""
 
     # ----- numbers for the comparison ----------------------------------------------------
+    @property
+    def mem(self) -> GuestMemory:
+        return self.vm.mem
+
+    @staticmethod
+    def host_thp_split() -> int:
+        """A DIMM goes as a whole: its host memory is freed in whole huge pages."""
+        return 0
+
+    def slots_used(self) -> int:
+        return len(self.dimms)
+
     @property
     def memmap(self) -> int:
         return self.vm.boot_memmap + self.vm.mem.memmap_bytes

@@ -1,0 +1,118 @@
+"""``compare = {...}`` in a step's ``expect`` table: the contrasts a comparison lesson asserts.
+
+Keys are a model (``virtio_mem``, ``balloon``, ``dimm``) or a difference of two models
+(``balloon_minus_virtio_mem``); each holds metric = wanted value, with the comparison prefixes
+of ``core.expect`` (``">= 1G"``, ``"< 3"``; bare = equal)::
+
+    expect = { compare = { balloon = { host_thp_split = ">= 1000" },
+                           balloon_minus_virtio_mem = { free_2m_chunks = "<= -1900" },
+                           dimm = { outcome = "failed", detail = "MEM_UNPLUG_ERROR" } } }
+
+``vmemlab compare`` grades them; ``vmemlab run --check`` cannot (it runs virtio-mem only).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..expect import OPS, Check, ExpectError
+from ..units import SizeError, format_size, parse_size
+from .compare import MODELS, OUTCOMES, CompareRow, ModelSummary
+
+SIZES = ("requested", "reached", "mem_total", "memmap", "numa_misplaced", "granularity", "smallest", "largest")
+COUNTS = ("free_2m_chunks", "host_thp_split", "slots_used")
+TEXTS = ("outcome", "detail")
+SUMMARY = ("granularity", "smallest", "largest")
+METRICS = SIZES + COUNTS + TEXTS
+Spec = list[tuple[str, str, str, Any]]      # (subject, metric, op, value)
+
+
+def _subjects() -> tuple[str, ...]:
+    return MODELS + tuple(f"{a}_minus_{b}" for a in MODELS for b in MODELS if a != b)
+
+
+def _split_op(raw: Any) -> tuple[str, Any]:
+    """'>= 16G' -> ('>=', '16G'); anything else is wanted as is."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        for op in OPS:
+            if text.startswith(op):
+                return op, text[len(op):].strip()
+    return "==", raw
+
+
+def _value(metric: str, raw: Any, where: str) -> tuple[str, Any]:
+    if metric == "outcome":
+        if raw not in OUTCOMES:
+            raise ExpectError(f"{where}: {raw!r} is not allowed; allowed: {', '.join(OUTCOMES)}")
+        return "==", raw
+    if metric == "detail":
+        if not isinstance(raw, str) or not raw:
+            raise ExpectError(f"{where}: expected a text fragment, e.g. \"MEM_UNPLUG_ERROR\"")
+        return "contains", raw
+    op, text = _split_op(raw)
+    try:
+        if isinstance(text, bool):
+            raise ValueError
+        if isinstance(text, int):
+            return op, text
+        if metric in SIZES:
+            negative = isinstance(text, str) and text.startswith("-")
+            value = parse_size(text[1:] if negative else text, where)
+            return op, -value if negative else value
+        return op, int(text)
+    except (SizeError, ValueError, TypeError):
+        kind = "a size like '1G' or '>= 16G' (may be negative for a difference)" if metric in SIZES \
+            else "a whole number or a comparison like '< 100'"
+        raise ExpectError(f"{where}: {raw!r} is not {kind}") from None
+
+
+def parse(raw: Any, key: str = "compare") -> Spec:
+    """Check a ``compare`` table; ExpectError names the key and the allowed values."""
+    subjects = _subjects()
+    if not isinstance(raw, dict) or not raw:
+        raise ExpectError(f"{key}: expected a table of models, e.g. {key} = {{ balloon = {{ host_thp_split = "
+                          f"\">= 1\" }} }}; models: {', '.join(subjects)}")
+    spec: Spec = []
+    for subject, fields in raw.items():
+        if subject not in subjects:
+            raise ExpectError(f"{key}: unknown model {subject!r}; allowed: {', '.join(subjects)}")
+        if not isinstance(fields, dict):
+            raise ExpectError(f"{key}.{subject}: expected a table of metrics; allowed: {', '.join(METRICS)}")
+        for metric, value in fields.items():
+            where = f"{key}.{subject}.{metric}"
+            allowed = METRICS if "_minus_" not in subject else SIZES + COUNTS
+            if metric not in allowed:
+                raise ExpectError(f"{where}: unknown metric; allowed: {', '.join(allowed)}")
+            spec.append((subject, metric, *_value(metric, value, where)))
+    return spec
+
+
+def _read(row: CompareRow, summary: dict[str, ModelSummary], model: str, metric: str) -> Any:
+    if metric in SUMMARY:
+        return getattr(summary[model], metric)
+    return getattr(row.models[model], metric)
+
+
+def evaluate(spec: Spec, row: CompareRow, summary: dict[str, ModelSummary]) -> list[Check]:
+    """One Check per expectation, against the comparison row of the step."""
+    checks = []
+    for subject, metric, op, want in spec:
+        key = f"compare.{subject}.{metric}"
+        if "_minus_" in subject:
+            a, b = subject.split("_minus_")
+            actual = _read(row, summary, a, metric) - _read(row, summary, b, metric)
+        else:
+            actual = _read(row, summary, subject, metric)
+        if op == "contains":
+            checks.append(Check(key, want.lower() in actual.lower(), repr(want), actual or "(nothing)"))
+            continue
+        show = _format(metric)
+        shown = show(want) if op == "==" else f"{op} {show(want)}"
+        checks.append(Check(key, OPS[op](actual, want), shown, show(actual)))
+    return checks
+
+
+def _format(metric: str):
+    if metric in SIZES:
+        return lambda v: ("-" if v < 0 else "") + format_size(abs(v))
+    return str
