@@ -30,9 +30,10 @@ class Kind(str, Enum):
     NOTE = "note"                      # narration from a lesson
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """One thing that happened at simulated time ``time`` (seconds)."""
+    """One thing that happened at simulated time ``time`` (seconds). Treated as immutable
+    (not frozen only because frozen dataclasses are slower to build on the hot path)."""
 
     kind: Kind
     text: str
