@@ -238,10 +238,10 @@ def _fragment(m: Machine, a: dict) -> None:
     left = pages - len(first)
     if left > 0:
         room = free[cand] - 1
-        extra = mem._spread(min(left, int(room.sum())), room, m.rng, "random")
+        extra = mem.spread(min(left, int(room.sum())), room, m.rng, "random")
         take[cand] += extra
     idx = np.flatnonzero(take)
-    mem._add_pages(Page.KERNEL, idx, take[idx])
+    mem.add_pages(Page.KERNEL, idx, take[idx])
     m.emit(Kind.ALLOC, f"fragment: {format_size(int(take.sum()) * PAGE_SIZE)} of unmovable kernel pages "
            f"scattered over {len(idx)} of {len(cand)} free 2 MiB pageblocks in kernel zones "
            "(ZONE_MOVABLE never takes unmovable allocations)", size=int(take.sum()) * PAGE_SIZE)

@@ -100,7 +100,7 @@ class Guest:
         self.emit(Kind.BLOCK_ONLINED, f"memory{sid} onlined{by} to ZONE_{ZONE_NAMES[zone].upper()} ({reason}){extra}",
                   device=drv.device.id if drv else "", memory_block=sid)
         if zone in (Zone.NORMAL,) and drv is not None:
-            self._background_kernel_allocs(mb)
+            self.background_kernel_allocs(mb)
         if drv is not None:
             drv.notify_online(mb, zone)
         return ""
@@ -125,7 +125,7 @@ class Guest:
         drv.notify_offline(mb)
         return ""
 
-    def _background_kernel_allocs(self, mb: int) -> None:
+    def background_kernel_allocs(self, mb: int) -> None:
         """The kernel's own long-lived allocations move into the first ZONE_NORMAL memory.
 
         With boot memory only in DMA/DMA32 (as in the recorded traces), hot-added memory is the

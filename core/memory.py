@@ -182,7 +182,7 @@ class GuestMemory:
         if where is None:
             return False
         idx, cnt = where
-        self._add_pages(Page.MEMMAP, idx, cnt)
+        self.add_pages(Page.MEMMAP, idx, cnt)
         self.memmap_of[mb] = (idx, cnt)
         self.mb_present[mb] = True
         return True
@@ -190,7 +190,7 @@ class GuestMemory:
     def remove_block(self, mb: int) -> None:
         """remove_memory(): memoryN disappears and its memmap goes back to the buddy."""
         idx, cnt = self.memmap_of.pop(mb)
-        self._add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
+        self.add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
         self.mb_present[mb] = False
         self.mb_zone[mb] = Zone.NONE
 
@@ -331,7 +331,7 @@ class GuestMemory:
         return FakeOfflineResult(True, migrated=total)
 
     # ----- allocation -------------------------------------------------------------------
-    def _add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
+    def add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
         """Add (or with negative counts remove) pages of ``kind`` at chunks ``idx`` (unique)."""
         if len(idx) == 1:
             c, n = int(idx[0]), int(cnt[0])
@@ -463,15 +463,15 @@ class GuestMemory:
             if not len(cand):
                 continue
             f = zfree[cand].astype(np.int64)
-            take = self._spread(min(left, int(f.sum())), f, rng, placement)
+            take = self.spread(min(left, int(f.sum())), f, rng, placement)
             nz = take > 0
-            self._add_pages(kind, cand[nz], take[nz])
+            self.add_pages(kind, cand[nz], take[nz])
             free[cand] -= take
             got += int(take.sum())
         return got
 
     @staticmethod
-    def _spread(n: int, cap: np.ndarray, rng: np.random.Generator, placement: str) -> np.ndarray:
+    def spread(n: int, cap: np.ndarray, rng: np.random.Generator, placement: str) -> np.ndarray:
         """Split n pages over chunks with free space ``cap`` (never more than cap each)."""
         if placement == "packed":
             cum = np.cumsum(cap)

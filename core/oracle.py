@@ -233,7 +233,7 @@ def _drop_slab(m: Machine) -> None:
     keep = m.rng.choice(held, size=int(round(len(held) * SLUB_PARTIAL_FRACTION)), replace=False)
     m.mem.free(Page.SLAB, None, m.rng)
     if len(keep):
-        m.mem._add_pages(Page.SLAB, np.sort(keep), np.ones(len(keep), dtype=np.int64))
+        m.mem.add_pages(Page.SLAB, np.sort(keep), np.ones(len(keep), dtype=np.int64))
     m.emit(Kind.FREE, f"slab freed; {len(keep)} pageblocks keep a partly used slab page (SLUB partial slabs)")
 
 

@@ -125,7 +125,7 @@ class BalloonVM:
             idx = buddy_chunks(free)
             idx = idx[take[idx] > 0]
         cnt = take[idx]
-        mem._add_pages(Page.RESERVED, idx, cnt)
+        mem.add_pages(Page.RESERVED, idx, cnt)
         mem.managed_pages -= n
         self.balloon[idx] += cnt
         self.layers.append((idx, cnt, placement == "buddy"))
@@ -149,7 +149,7 @@ class BalloonVM:
                 self.layers.append((idx, cnt - give, ordered))
             else:
                 give = cnt
-            mem._add_pages(Page.RESERVED, idx, -give)
+            mem.add_pages(Page.RESERVED, idx, -give)
             self.balloon[idx] -= give
             left -= int(give.sum())
         mem.managed_pages += pages

@@ -170,13 +170,9 @@ class Runner:
                               f"allowed: 0 to {format_size(region)} (maxmem of {devices[idx].id})")
         return idx, size
 
-    def _resize_others(self, indexes) -> dict[str, str]:
-        """Bring balloon and DIMMs to the current targets; returns why each fell short."""
-        short = {"balloon": self.balloon.resize(self.requested), "dimm": ""}
-        for i in indexes:
-            why = self.dimm.resize(i, self.targets[i])
-            short["dimm"] = "; ".join(x for x in (short["dimm"], why) if x)
-        return short
+    def _resize_others(self, idx: int) -> dict[str, str]:
+        """Bring the balloon and device ``idx``'s DIMMs to the targets; returns why each fell short."""
+        return {"balloon": self.balloon.resize(self.requested), "dimm": self.dimm.resize(idx, self.targets[idx])}
 
     # ----- one step ------------------------------------------------------------------------------
     def play(self, step: Step) -> CompareRow:
@@ -195,7 +191,7 @@ class Runner:
                 device = self.vmem.machine.devices[idx].id
                 errors["virtio_mem"] = self._apply_vmem(
                     act.make("request", size=size, device=device, race=action.arg("race") or False), step.settle)
-                details.update(self._resize_others([idx]))
+                details.update(self._resize_others(idx))
         else:
             errors["virtio_mem"] = self._apply_vmem(action, step.settle)
             for name in ("balloon", "dimm"):
@@ -210,7 +206,7 @@ class Runner:
                 vm.take_events()
         self.vmem.machine.take_events()
         details["virtio_mem"] = self.vmem.status()
-        rows = {name: self._row(name, m, resized, before[name], errors.get(name, ""), details.get(name, ""))
+        rows = {name: self._row(m, resized, before[name], errors.get(name, ""), details.get(name, ""))
                 for name, m in self.models.items()}
         for name, row in rows.items():
             _tally(self.summary[name], row, before[name], resized)
@@ -223,7 +219,7 @@ class Runner:
             return str(e)
         return ""
 
-    def _row(self, name: str, m: Model, resized: bool, before: int, error: str, detail: str) -> ModelRow:
+    def _row(self, m: Model, resized: bool, before: int, error: str, detail: str) -> ModelRow:
         asked = self.requested_nodes()
         nodes = m.node_sizes()
         if error:
@@ -241,7 +237,7 @@ class Runner:
                         m.host_thp_split(), m.memmap, m.slots_used(), nodes, off // 2)
 
     def boot_row(self) -> CompareRow:
-        rows = {name: self._row(name, m, False, m.size, "", "") for name, m in self.models.items()}
+        rows = {name: self._row(m, False, m.size, "", "") for name, m in self.models.items()}
         for name, row in rows.items():
             _tally(self.summary[name], row, row.reached, False)
         return CompareRow(0, "boot", "", self.requested, self.requested_nodes(), rows)

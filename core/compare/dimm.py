@@ -152,7 +152,7 @@ class DimmVM:
             for mb in dimm.blocks:
                 guest.online(mb, policy, why="auto_online_blocks")
                 if mem.mb_zone[mb] == Zone.NORMAL:
-                    guest._background_kernel_allocs(mb)
+                    guest.background_kernel_allocs(mb)
         return ""
 
     def _unplug(self, dimm: Dimm) -> str:

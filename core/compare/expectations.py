@@ -8,15 +8,16 @@ of ``core.expect`` (``">= 1G"``, ``"< 3"``; bare = equal)::
                            balloon_minus_virtio_mem = { free_2m_chunks = "<= -1900" },
                            dimm = { outcome = "failed", detail = "MEM_UNPLUG_ERROR" } } }
 
-``vmemlab compare`` grades them; ``vmemlab run --check`` cannot (it runs virtio-mem only).
+``vmemlab compare`` grades them; ``grade_scenario`` lets ``vmemlab run --check`` do the same.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ..expect import OPS, Check, ExpectError
+from ..scenario import Scenario, ScenarioError
 from ..units import SizeError, format_size, parse_size
-from .compare import MODELS, OUTCOMES, CompareRow, ModelSummary
+from .compare import MODELS, OUTCOMES, CompareOptions, CompareRow, Comparison, ModelSummary, compare
 
 SIZES = ("requested", "reached", "mem_total", "memmap", "numa_misplaced", "granularity", "smallest", "largest")
 COUNTS = ("free_2m_chunks", "host_thp_split", "slots_used")
@@ -116,3 +117,28 @@ def _format(metric: str):
     if metric in SIZES:
         return lambda v: ("-" if v < 0 else "") + format_size(abs(v))
     return str
+
+
+# ----- a whole scenario ---------------------------------------------------------------------
+def parse_scenario(scenario: Scenario) -> dict[int, Spec]:
+    """Every step's ``compare`` table, parsed; ScenarioError names the file, the step and the key."""
+    specs = {}
+    for step in scenario.steps:
+        if "compare" in step.expect:
+            try:
+                specs[step.index] = parse(step.expect["compare"])
+            except ExpectError as e:
+                raise ScenarioError(scenario.source, f"step {step.index} ({step.action.name})", str(e)) from None
+    return specs
+
+
+def grade(comparison: Comparison, specs: dict[int, Spec]) -> dict[int, list[Check]]:
+    """The checks of every step that has compare expectations, by step index."""
+    return {row.step: evaluate(specs[row.step], row, comparison.summary) for row in comparison.rows
+            if row.step in specs}
+
+
+def grade_scenario(scenario: Scenario, options: CompareOptions | None = None) -> dict[int, list[Check]]:
+    """Run the comparison once and grade it: the hook for ``vmemlab run --check``."""
+    specs = parse_scenario(scenario)
+    return grade(compare(scenario, options), specs) if specs else {}
