@@ -136,3 +136,16 @@ def test_s12_bbm_on_arm64_64k_pins_512m_per_busy_page():
     assert m.mem.alloc(1, Page.KERNEL, m.rng, at=slice(c, c + 1)) == 1
     resize(m, "0")
     assert m.devices[0].plugged_size == 512 * MiB
+
+
+def test_memory_pressure_enomem_retries_and_tmpfs_can_kill_the_guest(movable_machine):
+    m = movable_machine
+    resize(m, "2G")
+    m.guest.allocate(2200 * MiB, Page.CACHE, placement="packed")
+    ev = resize(m, "0")
+    assert any(e.kind == Kind.FAKE_OFFLINE_FAILED and "-ENOMEM" in e.text for e in ev)
+    assert any(e.kind == Kind.RETRY and "-ENOMEM" in e.text for e in ev)
+    assert 0 < m.devices[0].plugged_size < 2 * GiB          # drained what it could, then stalled
+    m.guest.allocate(512 * MiB, Page.CACHE)                  # unkillable tmpfs data keeps coming
+    assert m.guest.dead.startswith("System is deadlocked on memory")
+    assert any(e.kind == Kind.OOM for e in m.take_events())
