@@ -117,8 +117,8 @@ class Driver:
         ans = d.request(req, addr, nb_blocks)
         self.requests += 1
         self.guest.clock_tick(REQUEST_SECONDS)
-        name = Req(req).name
-        first = d.first_block(addr)
+        name = _REQ_NAMES[req]
+        first = (addr - d.addr) // d.block_size
         if req == Req.UNPLUG_ALL:
             span = "the whole region"
         else:
@@ -130,8 +130,7 @@ class Driver:
             text += f"; plugged_size is now {format_size(d.plugged_size)}"
         self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
                   size=nb_blocks * d.block_size, request=name, response=ans.resp.name,
-                  memory_block=self.guest.sysfs_id(self.mem.mb_of_chunk(self.unit_chunks(unit).start))
-                  if req != Req.UNPLUG_ALL else -1)
+                  memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)
         if self.race_pending:
             self.race_pending = False
             self.config_changed = True
@@ -336,4 +335,5 @@ class Driver:
         """Forget every block (the guest rebooted)."""
 
 
+_REQ_NAMES = {r: r.name for r in Req}
 _NEXT_PHASE = {"unplug_all": "config", "config": "cleanup", "cleanup": "resize", "resize": "done"}

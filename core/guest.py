@@ -42,6 +42,7 @@ class Guest:
         self.boot_pages = boot_pages
         self.background_allocs = background_allocs
         self.clock = clock
+        self._memmap_text = format_size(mem.mb_size // 64)
         self.drivers: list[Driver] = []
         self.dead = ""
 
@@ -69,7 +70,7 @@ class Guest:
             return False
         self.emit(Kind.BLOCK_ADDED,
                   f"memory{self.sysfs_id(mb)} added as \"System RAM (virtio_mem)\"; its memmap "
-                  f"({format_size(mem.mb_size // 64)}, 64 B per 4 KiB page) now uses kernel memory",
+                  f"({self._memmap_text}, 64 B per 4 KiB page) now uses kernel memory",
                   device=device, memory_block=self.sysfs_id(mb), addr=int(mem.mb_phys[mb]) * mem.mb_size,
                   size=mem.mb_size)
         if self.policy.auto_online_blocks != "offline":
