@@ -147,7 +147,7 @@ class Driver:
         if self.timer_at is not None:
             return f"waiting for retry at t={self.timer_at:.0f}s"
         if self.blocked:
-            return f"blocked: {self.blocked}"
+            return f"blocked: {self.enospc_reason()}"
         return "idle"
 
     @property
@@ -215,6 +215,7 @@ class Driver:
             if not self.wq_pending:
                 return False
             self.wq_pending = False
+            self.timer_at = None          # virtio_mem_run_wq() starts with hrtimer_cancel()
             self.run = Run()
         before = self.requests
         while self.run is not None:
@@ -280,9 +281,9 @@ class Driver:
             self.retry_timer_ms = RETRY_TIMER_MIN_MS
             return
         if rc == -ENOSPC:
-            self.blocked = self.enospc_reason()
-            self.emit(Kind.DRIVER, f"run ended with -ENOSPC: {self.blocked}; no retry timer, the driver waits "
-                      "for a config change or for memory to be onlined")
+            self.blocked = "ENOSPC"
+            self.emit(Kind.DRIVER, f"run ended with -ENOSPC: {self.enospc_reason()}; no retry timer, the driver "
+                      "waits for a config change or for memory to be onlined")
             return
         if rc in (-ETXTBSY, -EBUSY, -ENOMEM):
             why = {-ETXTBSY: "the device answered BUSY", -EBUSY: "all remaining plugged memory is busy",
@@ -307,6 +308,9 @@ class Driver:
         if self.offline_size + self.mem.mb_size > self.offline_threshold:
             return (f"{format_size(self.offline_size)} of added memory is still offline "
                     f"(threshold {format_size(self.offline_threshold)}): nobody onlines it")
+        if self.offline_size and self.offline_size + self.offline_threshold // 2 > self.offline_threshold:
+            return (f"{format_size(self.offline_size)} of added memory is still offline; plugging resumes once "
+                    f"at most {format_size(self.offline_threshold // 2)} is (half the threshold)")
         return "no room left: the usable region is fully used"
 
     # ----- mode-specific ----------------------------------------------------------------

@@ -301,6 +301,9 @@ class SbmDriver(Driver):
                       memory_block=self.sid(mb), subblock=sb)
             return -EBUSY
         moved = f"; {res.migrated} movable pages migrated away first" if res.migrated else ""
+        if res.tries > 1:
+            moved += (f"; alloc_contig_range needed {res.tries} tries (transient references; ZONE_MOVABLE "
+                      "allows 5)")
         self.emit(Kind.FAKE_OFFLINE, f"{self.what(mb, sb, count)} fake-offlined: pages marked PageOffline, "
                   f"MemTotal drops by {format_size(count * self.unit_size)}{moved}",
                   memory_block=self.sid(mb), subblock=sb, size=count * self.unit_size)
@@ -330,7 +333,9 @@ class SbmDriver(Driver):
             top = busy[::-1]
             ids = ", ".join(map(str, top[:8].tolist())) + (" ..." if len(busy) > 8 else "")
             noun = "subblock" if len(busy) == 1 else "subblocks"
-            parts.append(f"{noun} {ids} hold {int(unmov[busy].sum())} unmovable pages, so "
+            verb = "holds" if len(busy) == 1 else "hold"
+            pages = int(unmov[busy].sum())
+            parts.append(f"{noun} {ids} {verb} {pages} unmovable {'page' if pages == 1 else 'pages'}, so "
                          f"alloc_contig_range failed on {zone} ({try_text}) and they were skipped without a request")
         self.emit(Kind.FAKE_OFFLINE_FAILED, f"memory{self.sid(mb)}: " + "; ".join(parts),
                   memory_block=self.sid(mb), subblock=int(busy[-1]) if len(busy) else -1,

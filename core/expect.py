@@ -270,8 +270,8 @@ KEYS: dict[str, Key] = {
     "devices": Key(lambda r, k: _devices(r, k), f"per device id: {', '.join(DEVICE_FIELDS)}", None, "special"),
     "mirror": Key(lambda r, k: _mirrors(r, k), f"text fragment(s) of a real tool's output: {', '.join(MIRRORS)}",
                   None, "special"),
-    "compare": Key(lambda r, k: _compare_spec(r, k), "contrasts with a balloon and DIMMs: checked here, graded "
-                   "by vmemlab compare (vmemlab run plays virtio-mem only)", None, "elsewhere"),
+    "compare": Key(lambda r, k: _compare_spec(r, k), "contrasts with a balloon and DIMMs, graded against a "
+                   "side-by-side run of the same steps (vmemlab run --check and vmemlab compare)", None, "elsewhere"),
 }
 
 
@@ -459,11 +459,12 @@ def actual_value(key: str, state: StepState) -> Any:
     return spec.read(state)
 
 
-def words_match(answer: str, key: str, actual: Any) -> bool:
+def words_match(answer: str, key: str, actual: Any, first_name: str = "") -> bool:
     """Does a student's free-text prediction match the model's value for ``key``?
 
     Sizes are parsed ("300M", "300 MiB"), numbers and block lists compared as numbers
-    ("memory39" counts as 39), states and zones by name; for counts (responses, blocks) the
+    ("memory39" counts as 39; for a list, its length counts too), states and zones by name. For
+    counts (responses, blocks) a number is compared with ``first_name``'s count, otherwise the
     names mentioned must be exactly those that occurred ("NACK").
     """
     spec = KEYS[key]
@@ -476,9 +477,13 @@ def words_match(answer: str, key: str, actual: Any) -> bool:
         except ExpectError:
             return False
     if spec.kind == "ids":
-        return sorted(int(n) for n in re.findall(r"\d+", text)) == sorted(actual)
+        nums = sorted(int(n) for n in re.findall(r"\d+", text))
+        return nums == sorted(actual) or nums == [len(actual)] or (not nums and not actual and "none" in text.lower())
     if spec.kind == "counts":
-        said = {w.upper() for w in re.findall(r"[A-Za-z_]+", text)}
+        nums = re.findall(r"\d+", text)
+        if nums and first_name:
+            return int(nums[0]) == actual.get(first_name, 0)
+        said = {w.upper().removeprefix("ZONE_") for w in re.findall(r"[A-Za-z_]+", text)}
         return bool(said) and said & set(actual) == {k for k, v in actual.items() if v}
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         nums = re.findall(r"-?\d+(?:\.\d+)?", text)
@@ -509,11 +514,15 @@ class GradedStep:
 
 
 def check_run(scenario: Scenario, sandbox: Sandbox | None = None) -> Iterator[GradedStep]:
-    """Play the scenario and grade each step's expect table right after it."""
+    """Play the scenario and grade each step's expect table right after it. ``compare`` tables
+    are graded too, against one side-by-side run of the same steps (balloon and DIMMs)."""
+    from .compare.expectations import grade_scenario   # the comparison models import this module
+
+    compared = grade_scenario(scenario)
     sb = sandbox or Sandbox(scenario.config)
     for step in scenario.steps:
         before = sb.machine.metrics()
         result = apply_step(sb, step)
         shown = [e for e in result.events if e.kind != Kind.NOTE]
         state = StepState(sb.machine, shown, result.error, before)
-        yield GradedStep(sb, result, state, evaluate(step.expect, state))
+        yield GradedStep(sb, result, state, evaluate(step.expect, state) + compared.get(step.index, []))

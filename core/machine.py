@@ -216,7 +216,7 @@ class Machine:
         self.boot_count += 1
         for dev in self.devices:
             dev.migrating = dev.migrating and not reset_devices
-        events = self.pending
+        events, self.pending = self.pending, []
         self._boot()
         self.pending = events + self.pending
 

@@ -211,7 +211,7 @@ class GuestMemory:
         if unmov.any():
             bad = np.flatnonzero(unmov)
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages in "
-                                     f"{len(bad)} of its 2 MiB pageblocks (first: pageblock {int(bad[0])})")
+                                     f"{len(bad)} of its 2 MiB chunks (the first: chunk {int(bad[0])})")
         return FakeOfflineResult(True)
 
     def offline_block(self, mb: int) -> FakeOfflineResult:
@@ -269,7 +269,7 @@ class GuestMemory:
         if unmov.any():
             first = int(np.flatnonzero(unmov)[0])
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages "
-                                     f"(first in pageblock {first} of the range) cannot be migrated",
+                                     f"(the first in 2 MiB chunk {first} of the range) cannot be migrated",
                                      tries=max_tries if movable_zone else 1)
         pins = self.pins[sl]
         tries = 1

@@ -73,8 +73,8 @@ class Sandbox:
         self._snapshots[index] = snap
         per = max(1, snap.nbytes())
         while len(self._snapshots) > 2 and len(self._snapshots) * per > self.snapshot_budget:
-            keys = sorted(k for k in self._snapshots if k != 0)
-            del self._snapshots[keys[len(keys) // 2 - 1 if len(keys) > 1 else 0]]
+            keys = sorted(k for k in self._snapshots if k not in (0, index))
+            del self._snapshots[keys[len(keys) // 2]]
 
     def goto(self, index: int) -> None:
         """Make the state the one after ``index`` actions (0 = the start); later actions become redo."""

@@ -87,7 +87,7 @@ def test_unmovable_page_blocks_only_its_subblock_on_normal(normal_machine):
     m.mem.alloc(3, Page.KERNEL, m.rng, at=slice(base + 12, base + 13))
     ev = resize(m, "0")
     fails = [e for e in ev if e.kind == Kind.FAKE_OFFLINE_FAILED]
-    assert any("subblock 12 hold 3 unmovable pages" in e.text for e in fails)
+    assert any("subblock 12 holds 3 unmovable pages" in e.text for e in fails)
     assert m.devices[0].plugged_size == 2 * MiB
     assert "unplug[12+1]" not in requests(ev)
     retry = [e for e in ev if e.kind == Kind.RETRY]

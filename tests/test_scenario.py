@@ -25,7 +25,7 @@ def test_parse_good_scenario():
 
 @pytest.mark.parametrize("text,needle", [
     ("title = [", "not valid TOML"),
-    (GOOD + "\n[[step]]\naction = 'teleport'\n", "step 2: action: 'teleport' is not known; allowed: request"),
+    (GOOD + "\n[[step]]\naction = 'teleport'\n", "step 2 (teleport): action: 'teleport' is not known; allowed: request"),
     (GOOD + "\n[[step]]\naction = 'request'\nsize = '3X'\n", "step 2 (request): request.size: '3X' is not a size"),
     (GOOD + "\n[[step]]\naction = 'request'\nsise = '3M'\n", "unknown field 'sise'; allowed: device, race, size"),
     (GOOD.replace('auto_online_blocks = "online_movable"', 'auto_online_blocks = "sometimes"'),

@@ -1,13 +1,19 @@
-"""``vmemlab run``: play a scenario and print a readable timeline (or JSON records)."""
+"""``vmemlab run``: play a scenario and print a readable timeline (or JSON records).
+
+``--check`` grades every step's ``expect`` table, ``--quiz`` asks the student to predict the
+steps marked ``ask`` before revealing them, ``--trace`` and ``--metrics`` export the run.
+"""
 from __future__ import annotations
 
 HELP = "Run a scenario file (or the built-in default) and print its timeline"
 
 import argparse
 import json
+import re
 import sys
+from typing import TextIO
 
-from vmemlab.core import runner
+from vmemlab.core import expect, trace_io
 from vmemlab.core.events import Kind
 from vmemlab.core.mirrors import qmp_memory_devices
 from vmemlab.core.scenario import ScenarioError, default, load, with_seed
@@ -19,22 +25,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON record per step")
     p.add_argument("-s", "--seed", type=int, help="override the scenario's seed")
     p.add_argument("-v", "--verbose", action="store_true", help="print every event, not a summary")
+    p.add_argument("--check", action="store_true",
+                   help="grade every step's expect table; exit 1 if any expectation fails")
+    p.add_argument("--quiz", action="store_true",
+                   help="at steps with 'ask', read your prediction from stdin, then reveal the result")
+    p.add_argument("--trace", metavar="OUT.json", help="write a replayable trace (see vmemlab replay)")
+    p.add_argument("--metrics", metavar="OUT.csv", help="write one CSV row of metrics per step")
 
 
 def load_scenario(args: argparse.Namespace):
     """The scenario named on the command line, or the default; prints the error and exits 2."""
     try:
         sc = load(args.file) if args.file else default()
+        expect.validate_scenario(sc)
     except ScenarioError as e:
         print(f"vmemlab: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     return with_seed(sc, args.seed) if getattr(args, "seed", None) is not None else sc
 
 
-def step_record(sb, result) -> dict:
+def step_record(sb, result, checks: list[expect.Check] | None = None) -> dict:
     m = sb.machine
     met = m.metrics()
-    return {
+    record = {
         "step": result.step.index,
         "action": result.step.action.to_dict(),
         "note": result.step.note,
@@ -46,29 +59,71 @@ def step_record(sb, result) -> dict:
         "MemTotal": met.mem_total,
         "MemFree": met.mem_free,
     }
+    if checks is not None:
+        record["checks"] = [{"key": c.key, "ok": c.ok, "expected": c.expected, "actual": c.actual} for c in checks]
+    return record
 
 
 def main(args: argparse.Namespace) -> int:
     sc = load_scenario(args)
+    if args.quiz:
+        return run_quiz(sc, sys.stdin, args.verbose)
     if not args.json:
         print(f"== {sc.title}")
         if sc.intro.strip():
             print(sc.intro.strip())
-    for sb, res in runner.run(sc):
+    failed = total = 0
+    rows = []
+    positions = []
+    sb = None
+    for g in expect.check_run(sc):
+        sb, res, checks = g.sandbox, g.result, g.checks
+        positions.append(sb.position)
+        rows.append((res.step.index, res.step.action.label(), sb.machine.metrics()))
         if args.json:
-            print(json.dumps(step_record(sb, res)))
+            print(json.dumps(step_record(sb, res, checks if args.check else None), default=int))
             continue
         print_step(sb, res, args.verbose)
-    return 0
+        if args.check:
+            print_checks(checks)
+        total += len(checks)
+        failed += sum(not c.ok for c in checks)
+    if sb is not None:
+        write_exports(args, sc, sb, rows, positions)
+    if args.check and not args.json:
+        print(f"\n== check: {total - failed} of {total} expectations met"
+              + (f", {failed} FAILED" if failed else ""))
+    return 1 if args.check and failed else 0
+
+
+def write_exports(args: argparse.Namespace, sc, sb, rows: list, positions: list[int]) -> None:
+    initial = [(0, "boot", sb.initial_metrics)]
+    if args.metrics:
+        with open(args.metrics, "w", encoding="utf-8", newline="") as f:
+            f.write(trace_io.metrics_rows(initial + rows))
+    if args.trace:
+        trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source, positions))
+
+
+def print_checks(checks: list[expect.Check]) -> None:
+    for c in checks:
+        if c.ok:
+            print(f"   PASS {c.key} = {c.actual}")
+        else:
+            print(f"   FAIL {c.key}: expected {c.expected}, actual {c.actual}")
 
 
 def print_step(sb, res, verbose: bool) -> None:
     m = sb.machine
-    met = m.metrics()
     print(f"\n-- step {res.step.index}: {res.step.action.label()}   (t={m.now:.3f}s)")
     if res.step.note:
         print(f"   {res.step.note}")
-    shown = [e for e in res.events if e.kind != Kind.NOTE]
+    print_events(res.events, verbose)
+    print_state(sb)
+
+
+def print_events(events, verbose: bool) -> None:
+    shown = [e for e in events if e.kind != Kind.NOTE]
     requests = [e for e in shown if e.kind == Kind.REQUEST]
     if not verbose and len(requests) > 6:
         others = [e for e in shown if e.kind not in (Kind.REQUEST, Kind.BLOCK_ADDED, Kind.BLOCK_ONLINED,
@@ -88,9 +143,89 @@ def print_step(sb, res, verbose: bool) -> None:
         for e in shown:
             mark = "!" if e.kind in (Kind.ERROR, Kind.OOM, Kind.FAKE_OFFLINE_FAILED) else " "
             print(f"  {mark}{e.text}")
+
+
+def print_state(sb) -> None:
+    m = sb.machine
+    met = m.metrics()
     for d, drv in zip(m.devices, m.drivers):
         print(f"   {d.id}: requested {format_size(d.requested_size)}, plugged {format_size(d.plugged_size)}, "
               f"usable {format_size(d.usable_region_size)}; driver {drv.mode} {drv.status()}")
     blocks = ", ".join(f"{k} {v}" for k, v in sorted(met.blocks.items())) or "none"
     print(f"   memory blocks: {blocks}; MemTotal {human(met.mem_total)}, MemFree {human(met.mem_free)}, "
           f"memmap {human(met.memmap)}")
+
+
+# ----- quiz ---------------------------------------------------------------------------------
+def run_quiz(sc, stdin: TextIO, verbose: bool = False) -> int:
+    """Predict, then reveal: asked steps hide their note until the student has answered."""
+    print(f"== {sc.title} (quiz)")
+    if sc.intro.strip():
+        print(sc.intro.strip())
+    asked = right = graded = 0
+    gen = expect.check_run(sc)
+    for step in sc.steps:
+        prediction = ""
+        if step.ask:
+            asked += 1
+            print(f"\n-- step {step.index}: {step.action.label()}")
+            print(f"?  {step.ask}")
+            print("your prediction> ", end="", flush=True)
+            prediction = stdin.readline().strip()
+            if not stdin.isatty():
+                print(prediction or "(no answer)")
+        g = next(gen)
+        sb, res, checks = g.sandbox, g.result, g.checks
+        if not step.ask:
+            print_step(sb, res, verbose)
+            continue
+        print(f"   {step.note}" if step.note else "   (what happened:)")
+        print_events(res.events, verbose)
+        print_state(sb)
+        key = gradable_key(step.expect)
+        if key is None:
+            print(f"   you said: {prediction or '(nothing)'}; not graded (this step has no expectation to compare)")
+        else:
+            graded += 1
+            actual = expect.actual_value(key, g.state)
+            if key == "block":
+                ok = block_prediction(prediction, step.expect["block"], checks)
+                actual = ", ".join(f"memory{b['id']}" for b in _as_list(step.expect["block"]))
+            else:
+                first = str(next(iter(step.expect[key]), "")).upper() if isinstance(step.expect[key], dict) else ""
+                ok = expect.words_match(prediction, key, actual, first)
+            right += ok
+            print(f"   {'RIGHT' if ok else 'WRONG'}: you said {prediction or '(nothing)'}; "
+                  f"{key} is {shown_value(key, actual, checks)}")
+        if step.answer:
+            print(f"   answer: {step.answer}")
+    print(f"\n== score: {right} of {graded} predictions right"
+          + (f" ({asked - graded} not graded)" if asked > graded else ""))
+    return 0
+
+
+def shown_value(key: str, actual, checks: list[expect.Check]) -> str:
+    """The model's value as a check prints it; for counts only what occurred ("NACK 1")."""
+    if isinstance(actual, dict):
+        return ", ".join(f"{k} {v}" for k, v in actual.items() if v) or "none"
+    return next((c.actual for c in checks if c.key == key), str(actual))
+
+
+def gradable_key(table: dict) -> str | None:
+    """The first expect key a free-text prediction can be compared with."""
+    for key in table:
+        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key == "block":
+            return key
+    return None
+
+
+def _as_list(raw) -> list:
+    return raw if isinstance(raw, list) else [raw]
+
+
+def block_prediction(prediction: str, raw, checks: list[expect.Check]) -> bool:
+    """"Which memory block ...?": right if the student names the step's block(s) and they check out."""
+    ids = sorted(b["id"] for b in _as_list(raw))
+    said = sorted(int(n) for n in re.findall(r"\d+", prediction))
+    return said == ids and all(c.ok for c in checks if c.key.startswith("block "))
+
