@@ -100,7 +100,10 @@ class Action:
         return out
 
     def label(self) -> str:
-        parts = [f"{k}={v}" for k, v in self.to_dict().items() if k != "action" and v is not None]
+        """Short form for timelines: only the arguments that differ from their defaults."""
+        defaults = {p.name: p.default for p in ACTIONS[self.name].params}
+        parts = [f"{k}={v}" for k, v in self.to_dict().items()
+                 if k != "action" and v is not None and dict(self.args)[k] != defaults[k]]
         return self.name + (" " + " ".join(parts) if parts else "")
 
 
