@@ -69,7 +69,8 @@ class Wanted:
     value: Any
 
 
-def _split_op(raw: Any) -> tuple[str, Any]:
+def split_op(raw: Any) -> tuple[str, Any]:
+    """'>= 16G' -> ('>=', '16G'); anything else is wanted as is."""
     if isinstance(raw, str):
         text = raw.strip()
         for op in OPS:
@@ -79,7 +80,7 @@ def _split_op(raw: Any) -> tuple[str, Any]:
 
 
 def _size(raw: Any, key: str, signed: bool = False) -> Wanted:
-    op, value = _split_op(raw)
+    op, value = split_op(raw)
     sign = 1
     if signed and isinstance(value, str) and value[:1] in "+-":
         sign, value = (-1 if value[0] == "-" else 1), value[1:]
@@ -93,7 +94,7 @@ def _size(raw: Any, key: str, signed: bool = False) -> Wanted:
 
 
 def _number(raw: Any, key: str, kind: type) -> Wanted:
-    op, value = _split_op(raw)
+    op, value = split_op(raw)
     if isinstance(value, bool):
         raise ExpectError(f"{key}: expected a number, got {value!r}")
     try:

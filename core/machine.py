@@ -10,20 +10,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .boot import EventSource, boot_guest, boot_memory
 from .config import ConfigError, MachineConfig
 from .device import Req, VirtioMemDevice
 from .driver import Driver
 from .driver_bbm import BbmDriver
 from .driver_sbm import SbmDriver
-from .events import Event, Kind
-from .guest import Guest, GuestPolicy
-from .memory import CHUNK_SIZE, GuestMemory, Page, Zone
-from .units import GiB, PAGE_SIZE, align_up, format_size
-
-
-@dataclass
-class Clock:
-    t: float = 0.0
+from .events import Kind
+from .units import GiB, align_up, format_size
 
 
 @dataclass
@@ -41,17 +35,16 @@ class Metrics:
     blocks: dict[str, int] = field(default_factory=dict)
 
 
-class Machine:
+class Machine(EventSource):
     """A VM with boot memory and one or more virtio-mem devices."""
 
     MAX_SETTLE_STEPS = 10_000_000
 
     def __init__(self, config: MachineConfig):
         config.validate()
+        super().__init__()
         self.config = config
-        self.clock = Clock()
         self.rng = np.random.default_rng(config.seed)
-        self.pending: list[Event] = []
         self.devices = self._make_devices()
         self.boot_count = 0
         self._boot()
@@ -81,30 +74,10 @@ class Machine:
     def _boot(self) -> None:
         """Build guest memory as a freshly booted kernel sees it, then probe the drivers."""
         cfg = self.config
-        per_node = cfg.boot_memory // cfg.nodes
-        segs = [(f"boot node {n}", n * per_node, per_node, n, -1) for n in range(cfg.nodes)]
-        segs += [(d.id, d.addr, d.region_size, d.node_id, i) for i, d in enumerate(self.devices)]
-        segs.sort(key=lambda s: s[1])
-        mem = GuestMemory(cfg.mb_size, segs)
-        self.mem = mem
-        boot_pages = {n: per_node // PAGE_SIZE for n in range(cfg.nodes)}
-        for s in mem.segments:
-            if s.device >= 0:
-                continue
-            n_mb = s.size // cfg.mb_size
-            mem.plugged[s.chunk_off:s.chunk_off + s.size // CHUNK_SIZE] = True
-            for k in range(n_mb):
-                mb = s.mb_off + k
-                mem.mb_present[mb] = True
-                zone = Zone.DMA32 if (s.addr + k * cfg.mb_size) < 4 * GiB else Zone.NORMAL
-                mem.online_block(mb, zone)
-            reserved = (cfg.kernel_reserved if s.node == 0 else 0) + s.size // 64
-            mem.alloc(reserved // PAGE_SIZE, Page.RESERVED, self.rng, placement="packed",
-                      at=slice(s.chunk_off, s.chunk_off + s.size // CHUNK_SIZE))
-        mem.managed_pages -= mem.used_total[Page.RESERVED]
-        self.guest = Guest(mem, GuestPolicy(cfg.auto_online_blocks, cfg.online_policy, cfg.auto_movable_ratio,
-                                            cfg.auto_movable_numa_aware),
-                           self.rng, self.emit, boot_pages, cfg.background_kernel_allocs, self.clock)
+        per_node = [cfg.boot_memory // cfg.nodes] * cfg.nodes
+        hotplug = [(d.id, d.addr, d.region_size, d.node_id, i) for i, d in enumerate(self.devices)]
+        self.mem = mem = boot_memory(cfg, per_node, hotplug, self.rng)
+        self.guest = boot_guest(cfg, mem, per_node, self.rng, self)
         self.drivers: list[Driver] = []
         for i, d in enumerate(self.devices):
             sb = max(d.block_size, cfg.pageblock)
@@ -120,18 +93,7 @@ class Machine:
         for drv in self.drivers:
             drv.probe()
 
-    # ----- events and time --------------------------------------------------------------
-    def emit(self, kind: Kind, text: str, **kw) -> None:
-        self.pending.append(Event(kind, text, self.clock.t, **kw))
-
-    def take_events(self) -> list[Event]:
-        out, self.pending = self.pending, []
-        return out
-
-    @property
-    def now(self) -> float:
-        return self.clock.t
-
+    # ----- devices and time -------------------------------------------------------------
     def device(self, dev_id: str | None) -> int:
         """Index of a device by id (None = the first)."""
         if dev_id is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..expect import OPS, Check, ExpectError
+from ..expect import OPS, Check, ExpectError, split_op
 from ..scenario import Scenario, ScenarioError
 from ..units import SizeError, format_size, parse_size
 from .compare import MODELS, OUTCOMES, CompareOptions, CompareRow, Comparison, ModelSummary, compare
@@ -31,16 +31,6 @@ def _subjects() -> tuple[str, ...]:
     return MODELS + tuple(f"{a}_minus_{b}" for a in MODELS for b in MODELS if a != b)
 
 
-def _split_op(raw: Any) -> tuple[str, Any]:
-    """'>= 16G' -> ('>=', '16G'); anything else is wanted as is."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        for op in OPS:
-            if text.startswith(op):
-                return op, text[len(op):].strip()
-    return "==", raw
-
-
 def _value(metric: str, raw: Any, where: str) -> tuple[str, Any]:
     if metric == "outcome":
         if raw not in OUTCOMES:
@@ -50,7 +40,7 @@ def _value(metric: str, raw: Any, where: str) -> tuple[str, Any]:
         if not isinstance(raw, str) or not raw:
             raise ExpectError(f"{where}: expected a text fragment, e.g. \"MEM_UNPLUG_ERROR\"")
         return "contains", raw
-    op, text = _split_op(raw)
+    op, text = split_op(raw)
     try:
         if isinstance(text, bool):
             raise ValueError
