@@ -12,24 +12,16 @@ from enum import IntEnum
 import numpy as np
 
 from .driver_bbm import BbmDriver, BbState
-from .driver_sbm import SbmDriver
+from .driver_sbm import MbState, SbmDriver
 from .events import Event, Kind
 from .machine import Machine
 from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Zone
 from .units import format_size, human
 
 
-class Cell(IntEnum):
-    """State of one memory block of a device region (the SBM states; BBM maps onto them)."""
-
-    UNUSED = 0
-    PLUGGED = 1            # plugged but not added to Linux (leftover)
-    OFFLINE = 2
-    OFFLINE_PARTIAL = 3
-    KERNEL = 4
-    KERNEL_PARTIAL = 5
-    MOVABLE = 6
-    MOVABLE_PARTIAL = 7
+# A memory block's state in a view is the driver's SBM state; BBM's big-block states are mapped
+# onto the same codes (see block_cells), so every view colours both modes alike.
+Cell = MbState
 
 
 @dataclass(frozen=True)
