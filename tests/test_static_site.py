@@ -1,0 +1,116 @@
+"""The static offline site (``vmemlab build-web``) in Debian's chromium: the same app on Pyodide.
+
+The site is built once per session (downloads cached in $VMEMLAB_SITE_CACHE or
+~/.cache/vmemlab-site), served on 127.0.0.1, and every request not to 127.0.0.1 is aborted and
+must never be attempted. Cold starts are slow on 2 cores, so there are only two page loads.
+Screenshots go to /tmp/vmemlab-web-shots for a human to look at.
+"""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytest.importorskip("playwright.sync_api")
+pytest.importorskip("panel")
+
+from vmemlab.webstatic import browser as site_browser  # noqa: E402
+from vmemlab.webstatic.build import build  # noqa: E402
+
+READY_TIMEOUT = 300_000   # ms; a cold start on a busy 2-core machine
+ACTION_TIMEOUT = 60_000
+# plugged subblocks in the region map image (codes from core.view.Chunk: OFFLINE and above)
+MAP_CELLS = """() => { const m = window.vmemlabSite.doc.get_model_by_name('vm-region-image');
+    let n = 0; for (const v of m.data.image[0]) if (v >= 2) n++; return n; }"""
+SHOTS = Path("/tmp/vmemlab-web-shots")
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("static") / "site", log=lambda _m: None).out
+
+
+@pytest.fixture(scope="session")
+def served(site):
+    with site_browser.serve(site) as url:
+        yield url
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def open_site(b, url: str):
+    page = b.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.site", timeout=READY_TIMEOUT)
+    return page, errors
+
+
+def wait_map(page, predicate: str) -> None:
+    page.wait_for_function(MAP_CELLS.replace("return n;", f"return n {predicate};"), timeout=ACTION_TIMEOUT)
+
+
+def tab(page, label: str) -> None:
+    page.locator(".bk-tab").filter(has_text=re.compile(f"^{label}$")).click()
+
+
+def wait_log(page, text: str) -> None:
+    """Until the event log shows ``text`` (map and log are separate patches from the worker)."""
+    page.wait_for_selector(f".vm-log-pane >> text={text}", timeout=ACTION_TIMEOUT)
+
+
+def test_site_is_locked_and_lean(site):
+    """Every package the page loads is in the lock with its sha256; pandas and scipy are not."""
+    lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    manifest = json.loads((site / "site.json").read_text())["files"]
+    for entry in lock.values():
+        assert manifest[f"pyodide/{entry['file_name']}"]["sha256"] == entry["sha256"]
+    assert {"numpy", "panel", "bokeh", "vmemlab"} <= set(lock)
+    assert not {"pandas", "scipy", "pillow", "contourpy"} & set(lock)
+
+
+def test_lesson_plug_fragment_unplug_offline(served):
+    with site_browser.chromium() as b:
+        page, errors = open_site(b, served + "index.html?scenario=02_whole_block_removal.toml")
+        assert page.evaluate("window.vmemlabSite.state") == "ready", page.evaluate("window.vmemlabSite.error")
+        page.wait_for_selector("text=02 Whole memory blocks go", timeout=ACTION_TIMEOUT)
+        page.locator(".vm-scenario select").select_option("default")
+        page.wait_for_selector("text=A tour of virtio-mem", timeout=ACTION_TIMEOUT)
+        assert page.evaluate(MAP_CELLS) == 0
+        page.locator(".vm-requested-input input").fill("1G")
+        page.locator(".vm-do-request button").click()
+        wait_map(page, "== 8 * 64")                                   # 8 memory blocks of 64 subblocks
+        wait_log(page, "PLUG device blocks")
+        tab(page, "Guest")
+        page.locator(".vm-in-alloc-size input").fill("300M")
+        page.locator(".vm-do-alloc button").click()
+        page.wait_for_selector("text=of anon pages allocated", timeout=ACTION_TIMEOUT)
+        page.locator(".vm-do-fragment button").click()
+        page.wait_for_selector("text=unmovable kernel pages scattered", timeout=ACTION_TIMEOUT)
+        tab(page, "Host")
+        page.locator(".vm-requested-input input").fill("256M")
+        page.locator(".vm-requested-input input").press("Enter")
+        wait_map(page, "== 2 * 64")
+        wait_log(page, "UNPLUG")
+        shot(page, "static-unplugged")
+        assert b.blocked == [] and b.failed == [] and errors == []
+
+
+def test_a_tampered_package_is_refused_with_a_clear_message(site, tmp_path):
+    """The lock's sha256 is enforced in the browser: a changed wheel stops the load, visibly."""
+    copy = shutil.copytree(site, tmp_path / "site")
+    wheel = next((copy / "pyodide").glob("param-*.whl"))
+    wheel.write_bytes(wheel.read_bytes() + b"tampered")
+    with site_browser.serve(copy) as url, site_browser.chromium() as b:
+        page, _errors = open_site(b, url + "index.html")
+        assert page.evaluate("window.vmemlabSite.state") == "error"
+        text = page.locator("#vm-loading-text").inner_text()
+        assert "did not match its sha256" in text and "param" in text
+        shot(page, "static-tampered")
+        assert b.blocked == []

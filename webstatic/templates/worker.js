@@ -1,0 +1,120 @@
+// vmemlab static site: the web worker that runs Pyodide and the Panel app.
+// Rendered by `vmemlab build-web` (vmemlab/webstatic/page.py); derived from Panel's
+// pyodide_worker.js template (BSD-3-Clause), with local files, integrity checks and progress.
+
+const PACKAGES = {{ packages }};      // lock names, loaded in one loadPackage call
+const PACKAGE_BYTES = {{ package_bytes }};  // file name -> size, for the progress bar
+
+function progress(step, text, extra) {
+  self.postMessage(Object.assign({type: 'progress', step: step, text: text, at: Date.now()}, extra || {}));
+}
+
+function fail(text) {
+  self.postMessage({type: 'error', text: text, at: Date.now()});
+}
+
+function sendPatch(patch, buffers, msg_id) {
+  self.postMessage({type: 'patch', patch: patch, buffers: buffers});
+}
+
+// Pyodide fetches each package file and reads it with arrayBuffer(): count the bytes as they arrive.
+function countPackageBytes() {
+  const total = Object.values(PACKAGE_BYTES).reduce((a, b) => a + b, 0);
+  const plainFetch = self.fetch.bind(self);
+  let done = 0;
+  self.fetch = async (url, options) => {
+    const response = await plainFetch(url, options);
+    const name = String(url).split('/').pop();
+    if (name in PACKAGE_BYTES) {
+      const read = response.arrayBuffer.bind(response);
+      response.arrayBuffer = async () => {
+        const buffer = await read();
+        done += buffer.byteLength;
+        progress('packages', `Fetching packages: ${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`,
+                 {done: done, total: total});
+        return buffer;
+      };
+    }
+    return response;
+  };
+}
+
+async function startApplication() {
+  progress('runtime', 'Fetching the Python runtime (Pyodide {{ pyodide_version }}, WebAssembly)');
+  try {
+    importScripts('./pyodide/pyodide.js');
+  } catch (e) {
+    fail(`Could not load pyodide/pyodide.js: ${e.message}`);
+    return;
+  }
+  try {
+    self.pyodide = await loadPyodide({indexURL: './pyodide/'});
+  } catch (e) {
+    fail(`The Python runtime did not start (pyodide/pyodide.asm.wasm or python_stdlib.zip missing or broken): ${e.message}`);
+    return;
+  }
+  progress('runtime-done', 'Python runtime started');
+  countPackageBytes();
+  const errors = [];
+  await self.pyodide.loadPackage(PACKAGES, {
+    messageCallback: () => {},
+    errorCallback: (msg) => errors.push(msg),
+    checkIntegrity: true,
+  });
+  if (errors.length) {
+    fail('A package file failed to load or did not match its sha256 in pyodide/pyodide-lock.json:\n' +
+         errors.join('\n'));
+    return;
+  }
+  progress('packages-done', 'Packages loaded and verified');
+  progress('model', 'Starting the model and building the view');
+  self.pyodide.globals.set('sendPatch', sendPatch);
+  try {
+    await self.pyodide.runPythonAsync(`{{ prelude }}`);
+    const [docs_json, render_items, root_ids] = await self.pyodide.runPythonAsync(`{{ code }}`);
+    progress('model-done', 'Model started');
+    self.postMessage({type: 'render', docs_json: docs_json, render_items: render_items, root_ids: root_ids});
+  } catch (e) {
+    const lines = `${e}`.trim().split('\n');
+    fail(`The app failed to start: ${lines[lines.length - 1]}`);
+    console.error(e);
+  }
+}
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  if (msg.type === 'rendered') {
+    self.pyodide.runPythonAsync(`
+    from panel.io.state import state
+    from panel.io.pyodide import _link_docs_worker
+
+    _link_docs_worker(state.curdoc, sendPatch, setter='js')
+    `);
+  } else if (msg.type === 'patch') {
+    self.pyodide.globals.set('patch', msg.patch);
+    try {
+      await self.pyodide.runPythonAsync(`
+    from panel.io.pyodide import _convert_json_patch
+    state.curdoc.apply_json_patch(_convert_json_patch(patch), setter='js')
+    `);
+    } catch (e) {
+      console.error(e);
+    }
+    self.postMessage({type: 'idle', at: Date.now()});
+  } else if (msg.type === 'location') {
+    self.pyodide.globals.set('location', msg.location);
+    self.pyodide.runPythonAsync(`
+    import json
+    from panel.io.state import state
+    from panel.util import edit_readonly
+    if state.location:
+        loc_data = json.loads(location)
+        with edit_readonly(state.location):
+            state.location.param.update({
+                k: v for k, v in loc_data.items() if k in state.location.param
+            })
+    `);
+  }
+};
+
+startApplication();
