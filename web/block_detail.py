@@ -1,0 +1,81 @@
+"""Block detail: the selected memory block's subblocks with their pages (``core.view.block_info``)."""
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.plotting import figure
+
+from vmemlab.core import view
+from vmemlab.core.memory import PAGES_PER_CHUNK
+from vmemlab.core.units import human
+
+from .base import View, on_change
+from .markup import html_pane, table_html
+from .state import SandboxState
+
+PAGE_KINDS = ("unmovable", "movable", "free")
+PAGE_COLOURS = (view.CHUNK_STYLE[view.Chunk.UNMOVABLE].colour, view.CHUNK_STYLE[view.Chunk.MOVABLE].colour,
+                view.CHUNK_STYLE[view.Chunk.FREE].colour)
+STRIP_Y = -PAGES_PER_CHUNK * 0.12
+EMPTY = {"x": [], "unmovable": [], "movable": [], "free": [], "state": [], "colour": []}
+
+
+class BlockDetail(View):
+    """Pages per 2 MiB subblock of the selected block, and its sysfs/driver facts."""
+
+    def __init__(self, state: SandboxState, **params):
+        self.source = ColumnDataSource(data=dict(EMPTY))
+        self.figure = self._figure()
+        self.facts = html_pane()
+        super().__init__(state, **params)
+        on_change(state, self.update, "selected_block")
+        self.update()
+
+    def _figure(self):
+        fig = figure(height=230, sizing_mode="stretch_width", tools="save", toolbar_location="right",
+                     x_range=Range1d(-0.5, 63.5), y_range=Range1d(STRIP_Y * 1.6, PAGES_PER_CHUNK * 1.02),
+                     x_axis_label="subblock", y_axis_label="4 KiB pages")
+        bars = fig.vbar_stack(PAGE_KINDS, x="x", width=0.85, color=PAGE_COLOURS, source=self.source,
+                              legend_label=[f"{k} pages" for k in PAGE_KINDS])
+        strip = fig.rect(x="x", y=STRIP_Y, width=0.95, height=abs(STRIP_Y) * 0.9, fill_color="colour",
+                         line_color=None, source=self.source)
+        fig.add_tools(HoverTool(renderers=[*bars, strip], tooltips=[
+            ("subblock", "@x"), ("state", "@state"), ("unmovable", "@unmovable"), ("movable", "@movable"),
+            ("free", "@free")]))
+        fig.legend.orientation = "horizontal"
+        fig.add_layout(fig.legend[0], "above")
+        fig.toolbar.logo = None
+        fig.xgrid.visible = False
+        return fig
+
+    def __panel__(self):
+        return pn.Column(self.facts, pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+
+    def update(self) -> None:
+        m = self.state.machine
+        where = view.local_block(m, self.state.selected_block) if self.state.selected_block is not None else None
+        self.figure.visible = where is not None
+        if where is None:
+            self.source.data = dict(EMPTY)
+            self.facts.object = ('<p class="vm-hint">Tap a memory block in the region map to see its '
+                                 f'subblocks here ({view.free_pages_note()}).</p>')
+            return
+        info = view.block_info(m, *where)
+        self.figure.visible = info["memmap"] > 0          # a block not added has no pages to show
+        cells = info["cells"]
+        n = len(cells)
+        self.figure.x_range.update(start=-0.5, end=n - 0.5)
+        self.source.data = {
+            "x": np.arange(n), "unmovable": info["unmovable_per_chunk"], "movable": info["movable_per_chunk"],
+            "free": info["free_per_chunk"],
+            "state": [view.CHUNK_STYLE[view.Chunk(int(c))].label for c in cells],
+            "colour": [view.CHUNK_STYLE[view.Chunk(int(c))].colour for c in cells]}
+        rows = [("memory block", f"{info['name']} ({info['device']})"), ("range", info["range"]),
+                ("driver state", info["driver_state"]), ("sysfs state", info["sysfs_state"]), ("zone", info["zone"]),
+                ("plugged", f"{human(info['plugged'])} of {human(info['size'])}"),
+                ("memmap", human(info["memmap"])),
+                ("pages", f"{info['unmovable_pages']:,} unmovable, {info['movable_pages']:,} movable, "
+                          f"{info['free_pages']:,} free")]
+        self.facts.object = table_html(rows)

@@ -1,0 +1,64 @@
+"""Event log: what the last actions did, newest first, each event with its explanation."""
+from __future__ import annotations
+
+import html
+
+
+from vmemlab.core.events import Event, Kind
+
+from .base import View
+from .markup import html_pane
+from .state import SandboxState
+
+ACTIONS_SHOWN = 8          # the log shows the newest actions only, to keep updates small
+EVENTS_PER_ACTION = 40
+PROBLEMS = {Kind.ERROR, Kind.OOM, Kind.FAKE_OFFLINE_FAILED}
+
+
+def event_html(e: Event) -> str:
+    cls = "vm-bad" if e.kind in PROBLEMS else f"vm-{e.kind.value}"
+    return (f'<li class="{cls}"><span class="vm-t">{e.time:.3f}s</span>'
+            f'<span class="vm-kind">{e.kind.value}</span> {html.escape(e.explain())}</li>')
+
+
+def events_html(events: list[Event]) -> str:
+    """At most EVENTS_PER_ACTION lines; the middle of a long run is summarised by kind."""
+    if len(events) <= EVENTS_PER_ACTION:
+        return "".join(map(event_html, events))
+    head, tail = events[:EVENTS_PER_ACTION // 2], events[-EVENTS_PER_ACTION // 2:]
+    middle = events[len(head):-len(tail)]
+    counts: dict[str, int] = {}
+    for e in middle:
+        counts[e.kind.value] = counts.get(e.kind.value, 0) + 1
+    summary = ", ".join(f"{k} x{n}" for k, n in counts.items())
+    return ("".join(map(event_html, head)) + f'<li class="vm-more">... {len(middle)} more events ({summary}) ...</li>'
+            + "".join(map(event_html, tail)))
+
+
+class EventLog(View):
+    """The refusal message (if any), then the newest actions with their events."""
+
+    def __init__(self, state: SandboxState, **params):
+        self.pane = html_pane(css_classes=["vm-log-pane"])
+        super().__init__(state, **params)
+        self.update()
+
+    def __panel__(self):
+        return self.pane
+
+    def update(self) -> None:
+        sb = self.state.sandbox
+        parts = []
+        if self.state.message:
+            parts.append(f'<div class="vm-message">{html.escape(self.state.message)}</div>')
+        for k in range(len(sb.entries) - 1, max(-1, len(sb.entries) - 1 - ACTIONS_SHOWN), -1):
+            e = sb.entries[k]
+            cls = "vm-step vm-current" if k == len(sb.entries) - 1 else "vm-step"
+            body = events_html(sb.events[e.first_event:e.first_event + e.n_events]) or \
+                '<li class="vm-more">nothing happened</li>'
+            parts.append(f'<div class="{cls}"><div class="vm-step-head">step {k + 1}: '
+                         f'{html.escape(e.action.label())}</div><ul>{body}</ul></div>')
+        if len(sb.entries) <= ACTIONS_SHOWN:
+            parts.append(f'<div class="vm-step"><div class="vm-step-head">boot</div>'
+                         f'<ul>{events_html(sb.events[:sb.boot_events])}</ul></div>')
+        self.pane.object = '<div class="vm-log">' + "".join(parts) + "</div>"

@@ -1,0 +1,120 @@
+"""Metrics plots from ``sandbox.metrics_history()``: sizes over simulated time, blocks per state,
+memmap bytes. One row per position of the timeline (0 = boot); new steps are streamed, any
+other change (undo, scrub, load) replaces the columns."""
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, HoverTool, Legend, Span
+from bokeh.plotting import figure
+
+from vmemlab.core import view
+from vmemlab.core.machine import Metrics
+from vmemlab.core.units import GiB, MiB
+
+from .base import View
+from .state import SandboxState
+
+SIZES = (("requested", "requested_size", "#cc79a7"), ("plugged", "plugged_size", "#0072b2"),
+         ("usable", "usable_region_size", "#999999"), ("mem_total", "MemTotal", "#d55e00"))
+FALLBACK_COLOURS = ("#009e73", "#f0e442", "#332288", "#882255")
+
+
+def state_colour(name: str, k: int) -> str:
+    """A block-state name from Metrics.blocks -> the colour the region map strip uses."""
+    try:
+        return view.CELL_STYLE[view.Cell[name]].colour
+    except KeyError:
+        return FALLBACK_COLOURS[k % len(FALLBACK_COLOURS)]
+
+
+def columns(history: list[Metrics], states: list[str]) -> dict[str, np.ndarray]:
+    """The plots' data: sizes in GiB, memmap in MiB, one column per block state."""
+    data = {"step": np.arange(len(history)), "time": np.array([h.time for h in history])}
+    for key, _label, _colour in SIZES:
+        attr = "mem_total" if key == "mem_total" else key
+        data[key] = np.array([getattr(h, attr) for h in history], dtype=float) / GiB
+    data["memmap"] = np.array([h.memmap for h in history], dtype=float) / MiB
+    for name in states:
+        data[f"blocks_{name}"] = np.array([h.blocks.get(name, 0) for h in history])
+    return data
+
+
+class MetricsPlots(View):
+    def __init__(self, state: SandboxState, **params):
+        self.source = ColumnDataSource(data=columns([], []), name="vm-metrics")
+        self._states: list[str] | None = None
+        self._shown: dict[str, np.ndarray] = {}
+        self.now = Span(location=0, dimension="height", line_color="#000000", line_dash="dashed")
+        self.sizes = self._sizes_figure()
+        self.memmap = self._memmap_figure()
+        self.blocks_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        super().__init__(state, **params)
+        self.update()
+
+    def _sizes_figure(self):
+        fig = figure(height=260, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
+                     x_axis_label="simulated time (s)", y_axis_label="GiB", title="sizes over simulated time")
+        items = []
+        for key, label, colour in SIZES:
+            r = fig.step(x="time", y=key, source=self.source, mode="after", line_width=2, color=colour,
+                         line_dash="dotted" if key == "usable" else "solid")
+            items.append((label, [r]))
+        fig.add_layout(Legend(items=items, location="top_left", orientation="horizontal", background_fill_alpha=0.7), "above")
+        fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("t", "@time{0.000} s"), ("requested", "@requested{0.00} GiB"),
+                                          ("plugged", "@plugged{0.00} GiB"), ("usable", "@usable{0.00} GiB"),
+                                          ("MemTotal", "@mem_total{0.00} GiB")], mode="vline"))
+        fig.toolbar.logo = None
+        return fig
+
+    def _memmap_figure(self):
+        fig = figure(height=200, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
+                     x_axis_label="step", y_axis_label="MiB", title="memmap of hot-added memory (64 B per 4 KiB page)")
+        fig.step(x="step", y="memmap", source=self.source, mode="after", line_width=2, color="#009e73")
+        fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("memmap", "@memmap{0.0} MiB")], mode="vline"))
+        fig.add_layout(self.now)
+        fig.toolbar.logo = None
+        return fig
+
+    def _blocks_figure(self, states: list[str]):
+        fig = figure(height=220, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
+                     x_axis_label="step", y_axis_label="memory blocks", title="device memory blocks per state")
+        if states:
+            fig.vbar_stack([f"blocks_{s}" for s in states], x="step", width=0.9, source=self.source,
+                           color=[state_colour(s, k) for k, s in enumerate(states)],
+                           legend_label=[s.lower().replace("_", " ") for s in states])
+            fig.legend.location = "top_left"
+            fig.legend.orientation = "horizontal"
+            fig.legend.background_fill_alpha = 0.7
+        self.blocks_now = Span(location=self.now.location, dimension="height", line_color="#000000",
+                               line_dash="dashed")
+        fig.add_layout(self.blocks_now)
+        fig.toolbar.logo = None
+        return fig
+
+    def __panel__(self):
+        return pn.Column(pn.pane.Bokeh(self.sizes, sizing_mode="stretch_width"), self.blocks_pane,
+                         pn.pane.Bokeh(self.memmap, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+    def update(self) -> None:
+        history = self.state.sandbox.metrics_history()
+        states = sorted({k for h in history for k in h.blocks}, key=lambda s: (s not in view.Cell.__members__, s))
+        data = columns(history, states)
+        if states != self._states:
+            self._states = states
+            self.source.data = data
+            self.blocks_pane.object = self._blocks_figure(states)
+        else:
+            self._send(data)
+        self._shown = data
+        self.now.location = self.blocks_now.location = len(history) - 1
+
+    def _send(self, data: dict[str, np.ndarray]) -> None:
+        """Stream the new rows if the old ones are unchanged, else replace everything."""
+        old = self._shown
+        n_old = len(old.get("step", ()))
+        n = len(data["step"])
+        if n > n_old and all(np.array_equal(old[k], v[:n_old]) for k, v in data.items()):
+            self.source.stream({k: v[n_old:] for k, v in data.items()})
+        elif n != n_old or any(not np.array_equal(old[k], v) for k, v in data.items()):
+            self.source.data = data
