@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .events import Event, Kind
+from .events import Kind
 from .memory import PAGES_PER_CHUNK, GuestMemory, Page, Zone, ZONE_NAMES
 from .onlining import zone_for_online
 from .units import PAGE_SIZE, format_size

@@ -13,7 +13,6 @@ Linux; the replay pins one unmovable page in each pageblock the real guest could
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from .config import DeviceConfig, MachineConfig
 from .events import Kind
 from .machine import Machine
 from .memory import Page, Zone
-from .units import KiB, MiB, PAGE_SIZE, format_size, parse_size
+from .units import KiB, format_size, parse_size
 
 WORKLOAD_PREFIXES = ("fill:", "unfill", "slab:", "unslab", "hog:", "unhog")
 # After `rm -rf` + drop_caches, SLUB keeps slab pages that still hold a live object from another

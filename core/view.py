@@ -11,7 +11,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from .driver_bbm import BbmDriver, BbState
+from .driver_bbm import BbState
 from .driver_sbm import MbState, SbmDriver
 from .events import Event, Kind
 from .machine import Machine

@@ -4,7 +4,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from vmemlab.core import actions as act
 from vmemlab.core.actions import ActionError
 from vmemlab.core.config import DeviceConfig, MachineConfig
 from vmemlab.core.memory import PAGES_PER_CHUNK, Page

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from vmemlab.core import actions as act
-from vmemlab.core.sandbox import Sandbox
+from vmemlab.core import trace_io
 from vmemlab.core.units import GiB
 from vmemlab.web import url
 from vmemlab.web.app import create_app
@@ -57,11 +56,9 @@ def test_trace_replays_to_the_same_state():
     s.act("alloc", size="300M", kind="cache")
     s.act("request", size="256M")
     trace = json.loads(trace_json(s.session))
-    assert trace["machine"]["boot_memory"] == "1G" and trace["device"][0]["region_size"] == "4G"
-    replay = Sandbox(s.session.scenario.config)
-    for step in trace["step"]:
-        replay.apply(act.from_dict(step))
-    assert replay.machine.metrics() == s.machine.metrics()
+    assert trace["config"]["boot_memory"] == "1G" and trace["config"]["devices"][0]["region_size"] == "4G"
+    result = trace_io.replay(trace)          # the same format `vmemlab replay` reads
+    assert result.identical and result.sandbox.machine.metrics() == s.machine.metrics()
 
 
 def test_metrics_csv_has_one_row_per_position():
