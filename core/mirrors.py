@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from .machine import Machine
 from .memory import ZONE_NAMES, Zone
 from .onlining import default_kernel_zone, zone_for_online
@@ -171,7 +173,10 @@ def proc_meminfo(m: Machine) -> str:
 
 
 def proc_iomem(m: Machine) -> str:
-    """/proc/iomem: boot RAM, each device region and its added "System RAM (virtio_mem)" ranges."""
+    """/proc/iomem: boot RAM, each device region and its added "System RAM (virtio_mem)" ranges.
+
+    virtio-mem adds memory with MHP_MERGE_RESOURCE, so adjacent added blocks show as one range
+    (as the recorded Linux 6.1 guest printed them)."""
     mem = m.mem
     lines = []
     for seg in mem.segments:
@@ -179,14 +184,12 @@ def proc_iomem(m: Machine) -> str:
         if seg.device < 0:
             lines.append(f"{seg.addr:08x}-{end:08x} : System RAM")
             continue
-        drv = m.drivers[seg.device]
         lines.append(f"{seg.addr:08x}-{end:08x} : virtio{seg.device}")
-        per = getattr(drv, "mbs_per_bb", 1)
-        for first in range(seg.mb_off, seg.mb_off + seg.size // mem.mb_size, per):
-            if not mem.mb_present[first:first + per].all():
-                continue
-            start = int(mem.mb_phys[first]) * mem.mb_size
-            lines.append(f"  {start:08x}-{start + per * mem.mb_size - 1:08x} : System RAM (virtio_mem)")
+        present = mem.mb_present[seg.mb_off:seg.mb_off + seg.size // mem.mb_size].astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], present, [0]))))
+        for first, stop in zip(edges[::2], edges[1::2]):
+            start = seg.addr + int(first) * mem.mb_size
+            lines.append(f"  {start:08x}-{seg.addr + int(stop) * mem.mb_size - 1:08x} : System RAM (virtio_mem)")
     return "\n".join(lines)
 
 
