@@ -128,23 +128,23 @@ class VirtioMemDevice:
         """Process one request from the guest's virtqueue."""
         if req == Req.UNPLUG_ALL:
             return self._request_unplug_all()
-        why = self._range_ok(addr, nb_blocks)
-        if why:
-            return Answer(Resp.ERROR, why)
-        first = (addr - self.addr) // self.block_size
+        bs = self.block_size
+        size = nb_blocks * bs
+        if addr % bs or nb_blocks <= 0 or addr < self.addr or addr + size > self.addr + self.usable_region_size:
+            return Answer(Resp.ERROR, self._range_ok(addr, nb_blocks))
+        first = (addr - self.addr) // bs
         blocks = self.bitmap[first:first + nb_blocks]
+        plugged = int(np.count_nonzero(blocks))
         if req == Req.STATE:
-            if blocks.all():
-                return Answer(Resp.ACK, state=BlockState.PLUGGED)
-            return Answer(Resp.ACK, state=BlockState.MIXED if blocks.any() else BlockState.UNPLUGGED)
-        size = nb_blocks * self.block_size
+            return Answer(Resp.ACK, state=BlockState.PLUGGED if plugged == nb_blocks
+                          else BlockState.MIXED if plugged else BlockState.UNPLUGGED)
         plug = req == Req.PLUG
         if plug and self.plugged_size + size > self.requested_size:
             return Answer(Resp.NACK, f"plugging {format_size(size)} would exceed requested-size "
                                      f"{format_size(self.requested_size)} (plugged {format_size(self.plugged_size)})")
-        if plug and blocks.any():
+        if plug and plugged:
             return Answer(Resp.ERROR, "some of these device blocks are already plugged")
-        if not plug and not blocks.all():
+        if not plug and plugged != nb_blocks:
             return Answer(Resp.ERROR, "some of these device blocks are already unplugged")
         if self.migrating:
             return Answer(Resp.BUSY, "a migration is running; the device cannot change its memory now")

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .driver import Driver
 
 
+_NORMAL = int(Zone.NORMAL)
+
+
 @dataclass
 class GuestPolicy:
     """Memory hotplug knobs of the guest kernel (sysfs / kernel command line)."""
@@ -100,7 +103,7 @@ class Guest:
         by = f" by {why}" if why else ""
         self.emit(Kind.BLOCK_ONLINED, f"memory{sid} onlined{by} to ZONE_{ZONE_NAMES[zone].upper()} ({reason}){extra}",
                   device=drv.device.id if drv else "", memory_block=sid)
-        if zone in (Zone.NORMAL,) and drv is not None:
+        if zone == Zone.NORMAL and drv is not None:
             self.background_kernel_allocs(mb)
         if drv is not None:
             drv.notify_online(mb, zone)
@@ -133,9 +136,10 @@ class Guest:
         only ZONE_NORMAL, so page tables, slab and per-cpu data land there: a few low
         pageblocks of the first Normal block get unmovable pages.
         """
+        if self.background_allocs <= 0:
+            return
         node = int(self.mem.mb_node[mb])
-        if self.background_allocs <= 0 or self.mem.zone_present.get((node, int(Zone.NORMAL)), 0) \
-                != self.mem.chunks_per_mb * PAGES_PER_CHUNK:
+        if self.mem.zone_present.get((node, _NORMAL), 0) != self.mem.chunks_per_mb * PAGES_PER_CHUNK:
             return
         sl = self.mem.mb_chunks(mb)
         low = np.flatnonzero(self.mem.chunk_online[sl][:16])
