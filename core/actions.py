@@ -37,7 +37,9 @@ class Param:
     def parse(self, action: str, value: Any) -> Any:
         where = f"{action}.{self.name}"
         if value is None and self.default is not REQUIRED:
-            return self.default
+            if self.default is None:
+                return None
+            value = self.default          # defaults are parsed like user input ("64M" -> bytes)
         try:
             if self.kind == "size":
                 return parse_size(value, where)

@@ -120,6 +120,8 @@ class GuestMemory:
         self.span: dict[tuple[int, int], list[int]] = {}
         self.zone_present: dict[tuple[int, int], int] = {}
         self.dev_present: dict[tuple[int, bool], int] = {}
+        self.version = 0          # bumped by every change to pages or online chunks
+        self._free_chunks: tuple[int, int] = (-1, 0)
 
     # ----- geometry ---------------------------------------------------------------------
     def chunk_addr(self, chunk: int) -> int:
@@ -195,6 +197,7 @@ class GuestMemory:
         self.mb_zone[mb] = Zone.NONE
 
     def online_block(self, mb: int, zone: Zone) -> None:
+        self.version += 1
         sl = self.mb_chunks(mb)
         self.mb_online[mb] = True
         self.mb_zone[mb] = zone
@@ -216,6 +219,7 @@ class GuestMemory:
 
     def offline_block(self, mb: int) -> FakeOfflineResult:
         """offline_pages(): migrate movable pages away, then take the block out of the buddy."""
+        self.version += 1
         res = self.offline_check(mb)
         if not res.ok:
             return res
@@ -264,6 +268,7 @@ class GuestMemory:
     # ----- fake offline / online (virtio-mem inside online blocks) ----------------------
     def fake_offline(self, sl: slice, movable_zone: bool) -> FakeOfflineResult:
         """alloc_contig_range() as virtio-mem calls it: 5 tries on ZONE_MOVABLE, 1 elsewhere."""
+        self.version += 1
         max_tries = 5 if movable_zone else 1
         unmov = self.unmovable(sl)
         if unmov.any():
@@ -292,6 +297,7 @@ class GuestMemory:
 
     def fake_online(self, sl: slice) -> None:
         """Give plugged chunks of an online block to the buddy (after plug, or undoing a failed unplug)."""
+        self.version += 1
         mb = sl.start // self.chunks_per_mb
         if not self.mb_online[mb]:
             return
@@ -304,6 +310,7 @@ class GuestMemory:
     # ----- migration --------------------------------------------------------------------
     def migrate_out(self, sl: slice) -> FakeOfflineResult:
         """Move every movable page out of ``sl``; -ENOMEM if the rest of memory cannot hold them."""
+        self.version += 1
         mov = self.pages[Page.ANON:, sl]
         total = int(mov.sum(dtype=np.int64))
         if total == 0:
@@ -333,6 +340,7 @@ class GuestMemory:
     # ----- allocation -------------------------------------------------------------------
     def add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
         """Add (or with negative counts remove) pages of ``kind`` at chunks ``idx`` (unique)."""
+        self.version += 1
         if len(idx) == 1:
             c, n = int(idx[0]), int(cnt[0])
             self.pages[kind, c] = int(self.pages[kind, c]) + n
@@ -492,6 +500,7 @@ class GuestMemory:
     def free(self, kind: Page, pages: int | None, rng: np.random.Generator,
              at: slice | None = None) -> int:
         """Free ``pages`` pages of ``kind`` (all of them if None), chosen at random (seeded)."""
+        self.version += 1
         arr = self.pages[kind]
         sl = at if at is not None else slice(None)
         held = arr[sl].astype(np.int64)
@@ -511,5 +520,9 @@ class GuestMemory:
         return n
 
     def free_chunks_2m(self) -> int:
-        """Completely free online 2 MiB chunks: what a THP or a 2 MiB unplug could use."""
-        return int((self.chunk_online & (self.used() == 0)).sum())
+        """Completely free online 2 MiB chunks: what a THP or a 2 MiB unplug could use.
+        Cached per ``version``: views and metrics ask for it after every action."""
+        if self._free_chunks[0] != self.version:
+            count = int(np.count_nonzero(self.chunk_online & ~self.pages.any(axis=0)))
+            self._free_chunks = (self.version, count)
+        return self._free_chunks[1]

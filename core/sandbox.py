@@ -1,12 +1,13 @@
 """The facade every front end uses: a machine, the action log, the event log, time travel.
 
 Any state equals ``replay(config, actions[:k])`` because the machine owns its seeded RNG.
-Snapshots (deep copies) are kept before actions within a memory budget; going back restores
-the nearest snapshot and replays the few actions after it, so undo, redo and scrubbing stay
-cheap even for a 4 TiB region.
+Snapshots (deep copies) are taken whenever the work done since the last one is about what a
+snapshot costs, within a memory budget; going back restores the nearest snapshot and replays the
+few actions after it, so undo, redo and scrubbing stay cheap even for a 4 TiB region.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from . import actions as act
@@ -16,6 +17,7 @@ from .events import Event, Kind
 from .machine import Machine, Metrics
 
 SNAPSHOT_BUDGET = 256 << 20
+MIN_SNAPSHOT_SECONDS = 0.002
 
 
 @dataclass
@@ -39,28 +41,28 @@ class Sandbox:
         self.entries: list[Entry] = []
         self.redo_stack: list[Action] = []
         self.snapshot_budget = snapshot_budget
-        self._snapshots: dict[int, Machine] = {0: self.machine.snapshot()}
+        self._snapshots: dict[int, Machine] = {}
+        self._remember(0)
         self.initial_metrics = self.machine.metrics()
 
     # ----- applying -------------------------------------------------------------------------
     def apply(self, action: Action, keep_redo: bool = False) -> list[Event]:
-        """Apply one action; on ActionError nothing changes (the machine is restored if needed)."""
-        index = len(self.entries)
-        if index not in self._snapshots:
-            self._remember(index)
-        before = self._snapshots.get(index)
+        """Apply one action. Actions check everything before they change anything, so on
+        ActionError the machine is exactly as before."""
+        started = time.perf_counter()
         try:
             act.apply(self.machine, action)
         except ActionError:
             self.machine.take_events()
-            if before is not None:
-                self.machine = before.snapshot()
             raise
         new = self.machine.take_events()
         self.entries.append(Entry(action, len(self.events), len(new), self.machine.metrics()))
         self.events.extend(new)
         if not keep_redo:
             self.redo_stack.clear()
+        self._work += time.perf_counter() - started
+        if self._work >= self._snapshot_seconds:
+            self._remember(len(self.entries))
         return new
 
     def do(self, name: str, **args) -> list[Event]:
@@ -69,7 +71,13 @@ class Sandbox:
 
     # ----- time travel ----------------------------------------------------------------------
     def _remember(self, index: int) -> None:
+        """Snapshot the state after ``index`` actions. Snapshots are taken once replaying the
+        actions since the last one would cost about as much as taking one, so going back never
+        replays more than about one snapshot's worth of work."""
+        started = time.perf_counter()
         snap = self.machine.snapshot()
+        self._snapshot_seconds = max(time.perf_counter() - started, MIN_SNAPSHOT_SECONDS)
+        self._work = 0.0
         self._snapshots[index] = snap
         per = max(1, snap.nbytes())
         while len(self._snapshots) > 2 and len(self._snapshots) * per > self.snapshot_budget:

@@ -22,6 +22,7 @@ from .events import Event
 from .machine import Metrics
 from .sandbox import Sandbox
 from .scenario import SIZE_FIELDS
+from .session import Session
 from .units import SizeError, format_size, parse_size
 
 FORMAT = "vmemlab-trace"
@@ -108,6 +109,19 @@ def trace(sandbox: Sandbox, title: str = "", source: str = "", step_positions: l
         "events": len(sandbox.events),
         "events_sha256": events_digest(sandbox.events),
     }
+
+
+def session_trace(session: Session) -> dict:
+    """The trace of what a view's session did: lesson steps and the user's own actions alike."""
+    sc = session.scenario
+    return trace(session.sandbox, sc.title, sc.source, session.marks)
+
+
+def session_metrics_csv(session: Session) -> str:
+    """One metrics row per position of the session's timeline (0 = boot)."""
+    sb = session.sandbox
+    labels = ["boot"] + [a.label() for a in sb.actions()]
+    return metrics_rows(list(zip(range(len(labels)), labels, sb.metrics_history())))
 
 
 def write_trace(path: str | Path, data: dict) -> None:

@@ -31,10 +31,13 @@ class ModelMachine(RuleBasedStateMachine):
     def _do(self, name, **kw):
         if self.sb is None:
             return
+        before = self.sb.machine.metrics()
+        pages = self.sb.machine.mem.pages.copy()
         try:
             self.sb.do(name, **kw)
         except ActionError:
-            pass
+            assert self.sb.machine.metrics() == before          # a refused action changes nothing
+            assert (self.sb.machine.mem.pages == pages).all()
 
     @initialize(which=st.integers(0, len(CONFIGS) - 1))
     def start(self, which):

@@ -74,3 +74,16 @@ def test_snapshots_stay_within_budget():
     assert len(sb._snapshots) <= 3
     sb.goto(6)   # request 0, settle, request 128M, settle, request 256M, settle
     assert sb.machine.devices[0].plugged_size == 256 * MiB
+
+
+def test_every_action_builds_with_its_defaults_parsed():
+    from vmemlab.core.actions import ACTIONS, REQUIRED, make
+    for spec in ACTIONS.values():
+        required = {p.name: "1G" if p.kind == "size" else 1 for p in spec.params if p.default is REQUIRED}
+        if spec.name == "note":
+            required = {"text": "hi"}
+        action = make(spec.name, **required)
+        for p in spec.params:
+            if p.kind == "size" and action.arg(p.name) is not None:
+                assert isinstance(action.arg(p.name), int), (spec.name, p.name)
+    assert make("pin").arg("size") == 64 << 20

@@ -1,0 +1,1 @@
+"""The Textual terminal UI of vmemlab (``vmemlab tui``); see ``tui.app.VmemLabApp``."""

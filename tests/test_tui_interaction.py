@@ -1,0 +1,248 @@
+"""TUI behaviour beyond single commands: play, bad input, loading, selection, the CLI entry."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from tui_helpers import SIZE, make_app, screen_text, two_devices, wait_for
+from vmemlab.cli import main as cli_main
+from vmemlab.core.events import Kind
+from vmemlab.core.scenario import default
+from vmemlab.tui.forms import ActionForm
+from vmemlab.tui.region_map import RegionMap
+from vmemlab.tui.screens import LoadScreen
+
+M = 1 << 20
+
+
+def run(coro):
+    asyncio.run(coro)
+
+
+def test_play_runs_the_lesson_step_by_step_then_stops():
+    async def go():
+        app = make_app(play_interval=0.01)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("p")
+            await wait_for(pilot, lambda: not app._playing, tries=2000)
+            s = app.session
+            assert s.next_lesson_step() is None and s.cursor == len(s.scenario.steps)
+            assert s.machine.devices[0].plugged_size == 2 << 30
+            assert "nothing left to play" in screen_text(app)
+    run(go())
+
+
+def test_play_steps_one_request_per_tick_and_pause_stops_it():
+    async def go():
+        app = make_app(play_interval=0.1)
+        app.session.do("request", size="1G")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app.session.sandbox.position >= 2)
+            await pilot.press("p")
+            position = app.session.sandbox.position
+            names = {a.name for a in app.session.sandbox.actions()[1:]}
+            assert names == {"step"} and not app._playing
+            await pilot.pause(0.1)
+            assert app.session.sandbox.position == position
+            assert "paused" in screen_text(app)
+    run(go())
+
+
+def test_play_is_shown_in_the_lesson_bar():
+    async def go():
+        app = make_app(play_interval=30)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("p")
+            await pilot.pause()
+            assert "▶ playing" in screen_text(app)
+            await pilot.press("p")
+            await pilot.pause()
+            assert "▶ playing" not in screen_text(app) and "paused" in screen_text(app)
+    run(go())
+
+
+@pytest.mark.parametrize("typed,message", [
+    ("301M", "not a multiple of block-size 2M"),
+    ("8G", "4G"),
+    ("lots", "'lots' is not a size"),
+])
+def test_bad_size_is_explained_in_the_form_and_changes_nothing(typed, message):
+    async def go():
+        app = make_app()
+        app.session.play_lesson_step()
+        async with app.run_test(size=SIZE) as pilot:
+            before = (app.session.sandbox.position, app.session.machine.devices[0].requested_size)
+            await pilot.press("equals_sign")
+            await wait_for(pilot, lambda: isinstance(app.screen, ActionForm))
+            app.screen.query_one(Input).value = typed
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, ActionForm)
+            text = screen_text(app)
+            assert "refused:" in text and message in text and "nothing changed" in text
+            assert (app.session.sandbox.position, app.session.machine.devices[0].requested_size) == before
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ActionForm))
+            assert app.session.sandbox.position == before[0]
+    run(go())
+
+
+def test_refused_key_action_shows_the_reason_in_the_status_line():
+    async def go():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("minus")
+            await pilot.pause()
+            assert app.session.sandbox.position == 0
+            assert "refused: shrink.by: requested-size would become negative" in screen_text(app)
+    run(go())
+
+
+def test_load_a_file_and_a_bad_file(tmp_path):
+    good = tmp_path / "small.toml"
+    good.write_text('title = "Small one"\n[[device]]\nregion_size = "1G"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[device]]\nregion_size = "1G"\nsize = 3\n')
+
+    async def go():
+        app = make_app()
+        app.session.play_lesson_step()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("L")
+            await wait_for(pilot, lambda: isinstance(app.screen, LoadScreen))
+            field = app.screen.query_one(Input)
+            field.value = str(bad)
+            await pilot.press("tab")
+            field.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "cannot load:" in screen_text(app) and "unknown key 'size'" in screen_text(app)
+            assert app.session.scenario.title == "A tour of virtio-mem" and app.session.cursor == 1
+            field.value = str(good)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, LoadScreen))
+            assert app.session.scenario.title == "Small one" and app.session.sandbox.position == 0
+            assert "Small one" in screen_text(app) and "8 memory blocks" in screen_text(app)
+    run(go())
+
+
+def test_load_a_shipped_lesson_from_the_list():
+    async def go():
+        app = make_app()
+        app.session.play_lesson_step()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("L")
+            await wait_for(pilot, lambda: isinstance(app.screen, LoadScreen))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, LoadScreen))
+            assert app.session.cursor == 0 and app.session.machine.devices[0].plugged_size == 0
+            assert "step 0/" in screen_text(app)
+    run(go())
+
+
+@pytest.mark.parametrize("keys,selected", [
+    (["right"], 1), (["l", "l"], 2), (["right", "left"], 0), (["h"], 0),
+    (["down"], "one row"), (["j", "k"], 0), (["up"], 0), (["G"], 31), (["end", "g"], 0), (["home"], 0),
+])
+def test_moving_the_cursor_selects_a_block_and_shows_it(keys, selected):
+    async def go():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*keys)
+            await pilot.pause()
+            want = app.query_one(RegionMap).cols if selected == "one row" else selected
+            assert app.selected == want
+            assert app.query_one(RegionMap).selected == want
+            assert f"block memory{32 + want}" in screen_text(app)
+    run(go())
+
+
+def test_clicking_a_tile_selects_its_block():
+    async def go():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            region_map = app.query_one(RegionMap)
+            cell_w, tile_h = region_map.geometry
+            x = region_map._label_width() + 3 * cell_w
+            await pilot.click(RegionMap, offset=(x + region_map.styles.gutter.left, tile_h // 2 + 1))
+            await pilot.pause()
+            assert app.selected == 3
+            assert "block memory35" in screen_text(app)
+    run(go())
+
+
+def test_choosing_an_event_selects_its_memory_block():
+    async def go():
+        app = make_app()
+        for _ in range(4):
+            app.session.play_lesson_step()
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.query_one(DataTable)
+            table.focus()
+            await pilot.pause()
+            events = app.query_one("#events").shown
+            index = next(i for i, e in enumerate(events) if e.memory_block == 36)
+            table.move_cursor(row=index)
+            await pilot.pause()
+            assert app.selected == 36 - 32
+            assert "block memory36" in screen_text(app)
+    run(go())
+
+
+def test_map_marks_removed_and_offlined_blocks_of_the_last_action():
+    async def go():
+        app = make_app()
+        for _ in range(4):
+            app.session.play_lesson_step()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            region_map = app.query_one(RegionMap)
+            removed = [e.memory_block for e in app.session.sandbox.last_events() if e.kind == Kind.BLOCK_REMOVED]
+            assert removed and all(region_map.marks[b - 32] == 2 for b in removed)
+            rows = [region_map.render_line(y).text for y in range(region_map.content_size.height)]
+            row = next(r for r in rows if "memory32" in r).split("memory32", 1)[1]
+            glyphs = row.replace("▸", " ").replace("◂", " ").split()
+            assert glyphs[:3] == ["M", "M", "~"] and glyphs[3:3 + len(removed)] == ["x"] * len(removed)
+    run(go())
+
+
+def test_second_device_is_shown_and_driven():
+    async def go():
+        app = make_app(scenario=two_devices())
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("d", "plus", "s")
+            await pilot.pause()
+            m = app.session.machine
+            assert m.devices[1].plugged_size == 128 * M and m.devices[0].plugged_size == 0
+            assert "device vmem1" in screen_text(app)
+    run(go())
+
+
+def test_modal_screens_block_app_keys():
+    async def go():
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f1")
+            await pilot.press("plus", "s")
+            assert app.session.sandbox.position == 0
+            await pilot.press("escape", "plus")
+            await pilot.pause()
+            assert app.session.sandbox.position == 1
+    run(go())
+
+
+def test_cli_bad_file_exits_2(tmp_path, capsys):
+    assert cli_main(["tui", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
+
+
+def test_cli_bad_export_dir_exits_2(tmp_path, capsys):
+    assert cli_main(["tui", "--export-dir", str(tmp_path / "nope")]) == 2
+    assert "--export-dir" in capsys.readouterr().err
+
+
+def test_default_scenario_is_the_tour():
+    assert make_app().session.scenario.title == default().title

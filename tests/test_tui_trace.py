@@ -1,0 +1,23 @@
+"""The terminal UI's trace export is the common trace format and replays identically."""
+from __future__ import annotations
+
+import json
+
+from vmemlab.core import trace_io
+from vmemlab.core.scenario import default
+from vmemlab.core.session import Session
+from vmemlab.tui.trace import write_trace
+
+
+def test_trace_replays_to_the_same_state(tmp_path):
+    s = Session(default())
+    s.play_lesson_step()
+    s.do("grow")
+    s.do("step")
+    s.do("fragment", percent=2)
+    path = write_trace(s, tmp_path / "t.json")
+    data = json.loads(path.read_text())
+    assert [d["action"] for d in data["actions"]] == ["request", "settle", "grow", "step", "fragment"]
+    assert data["title"] == "A tour of virtio-mem" and data["step_positions"] == [0]
+    result = trace_io.replay(trace_io.load_trace(path))
+    assert result.identical and result.sandbox.machine.metrics() == s.machine.metrics()

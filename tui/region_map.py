@@ -1,0 +1,232 @@
+"""The region map: one tile per memory block of a device region, state by colour and glyph.
+
+Large regions are aggregated (``core.view.aggregate``: each tile shows the most advanced state of
+its group) so the map always fits the widget; all per-block work is numpy, and Python touches only
+the tiles on screen.
+"""
+from __future__ import annotations
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual.binding import Binding
+from textual.events import Click, Resize
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from vmemlab.core.units import human
+from vmemlab.core.view import aggregate
+
+from .style import MAP_STYLES, MAP_TILES, OFFLINING, REMOVED, UNTILED_CELLS, legend
+
+# Tile geometries, largest first: (columns including one blank, rows). The largest that shows
+# the whole region unaggregated in the height the layout grants is used; (2, 1) is the floor.
+GEOMETRIES = ((6, 3), (4, 2), (2, 1))
+SMALL = GEOMETRIES[-1]
+MAX_SHARE = 0.45        # of the left column, borders included: app.tcss says max-height: 45%
+LABEL_STYLE = RichStyle(color="#8a8a8a")
+CURSOR_STYLE = RichStyle(color="#ffffff", bold=True)
+CURSOR_TILE = RichStyle(reverse=True, bold=True)
+
+
+class RegionMap(Widget, can_focus=True):
+    """Tiles for one device; ``show`` feeds it, ``BlockSelected`` reports the user's choice."""
+
+    BINDINGS = [
+        Binding("left,h", "move(-1, 0)", "block left", show=False),
+        Binding("right,l", "move(1, 0)", "block right", show=False),
+        Binding("up,k", "move(0, -1)", "row up", show=False),
+        Binding("down,j", "move(0, 1)", "row down", show=False),
+        Binding("home,g", "jump(0)", "first block", show=False),
+        Binding("end,G", "jump(-1)", "last block", show=False),
+    ]
+
+    class BlockSelected(Message):
+        """The user moved the cursor to (or clicked) local memory block ``local_mb``."""
+
+        def __init__(self, local_mb: int) -> None:
+            super().__init__()
+            self.local_mb = local_mb
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.cells = np.zeros(0, dtype=np.uint8)
+        self.marks = np.zeros(0, dtype=np.uint8)
+        self.first_sysfs = 0
+        self.block_size = 0
+        self.selected = 0
+        self.per = 1
+        self.cols = 1
+        self.geometry = SMALL
+        self._strips: list[Strip] = []
+        self._row_cache: dict = {}
+
+    # ----- feeding ----------------------------------------------------------------------
+    def show(self, cells: np.ndarray, marks: np.ndarray, first_sysfs: int, block_size: int, selected: int) -> None:
+        """New states: ``cells`` are Cell codes, ``marks`` 0 / OFFLINING / REMOVED, per block."""
+        resized = len(cells) != len(self.cells) or first_sysfs != self.first_sysfs
+        if not resized and selected == self.selected and np.array_equal(cells, self.cells) \
+                and np.array_equal(marks, self.marks):
+            return
+        self.cells, self.marks = cells, marks
+        self.first_sysfs, self.block_size = first_sysfs, block_size
+        self.selected = int(np.clip(selected, 0, max(0, len(cells) - 1)))
+        if resized:
+            self.refresh(layout=True)
+        self._build()
+
+    def show_selected(self, local_mb: int) -> None:
+        """Move the cursor without reporting it back (the app chose the block)."""
+        self.selected = int(np.clip(local_mb, 0, max(0, len(self.cells) - 1)))
+        self._build()
+
+    def on_resize(self, event: Resize) -> None:
+        self._build()
+
+    # ----- layout -----------------------------------------------------------------------
+    def _label_width(self) -> int:
+        return len(f"memory{self.first_sysfs + max(0, len(self.cells) - 1)}") + 1
+
+    def _columns(self, width: int, geometry: tuple[int, int]) -> int:
+        cols = max(1, (width - self._label_width()) // geometry[0])
+        return cols // 8 * 8 if cols >= 8 else cols
+
+    def _rows(self, width: int, geometry: tuple[int, int]) -> int:
+        return -(-len(self.cells) // self._columns(width, geometry)) * geometry[1]
+
+    def _geometry(self, width: int, height: int) -> tuple[int, int]:
+        return next((g for g in GEOMETRIES if self._rows(width, g) <= height), SMALL)
+
+    @staticmethod
+    def _capacity(n: int, room: int) -> int:
+        """How many tiles to use: blocks per tile is rounded up to a power of two for round labels."""
+        per = -(-n // max(1, room))
+        if per <= 1:
+            return room
+        return -(-n // (1 << (per - 1).bit_length()))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        budget = max(0, (container.height - 20) // 2)      # big tiles only when there is room to spare
+        rows = self._rows(width, self._geometry(width, budget))
+        max_rows = max(1, int(container.height * MAX_SHARE) - 2)
+        if rows > max_rows:                                 # aggregated: only the rows the tiles need
+            cols = self._columns(width, SMALL)
+            rows = -(-self._capacity(len(self.cells), cols * max_rows) // cols)
+        return max(1, rows)
+
+    def _build(self) -> None:
+        width, height = self.content_size
+        if not len(self.cells) or width <= 0 or height <= 0:
+            self._strips = []
+            self.refresh()
+            return
+        self.geometry = self._geometry(width, height)
+        cell_w, tile_h = self.geometry
+        self.cols = self._columns(width, self.geometry)
+        capacity = self._capacity(len(self.cells), self.cols * (height // tile_h))
+        groups, self.per = aggregate(self.cells, capacity)
+        if self.per > 1:
+            marks, _ = aggregate(self.marks, capacity)
+            marks = marks[:len(groups)]
+        else:
+            marks = self.marks
+        shown = np.where(marks == 2, REMOVED, np.where(marks == 1, OFFLINING, groups))
+        label_w = self._label_width()
+        cursor = self.selected // self.per
+        base = self.rich_style
+        old = self._row_cache if self._row_cache.get("layout") == (self.geometry, self.cols, self.per, width, base) \
+            else {"layout": (self.geometry, self.cols, self.per, width, base)}
+        cache = {"layout": old["layout"]}
+        strips, changed = [], []
+        for start in range(0, len(shown), self.cols):
+            row = shown[start:start + self.cols]
+            key = (start, row.tobytes(), cursor - start if start <= cursor < start + self.cols else -1, label_w)
+            lines = old.get(key)
+            if lines is None:
+                lines = self._tile_lines(row.tolist(), start, cursor, label_w, base)
+                changed += range(len(strips), len(strips) + tile_h)
+            cache[key] = lines
+            strips += lines
+        full = len(old) == 1 or len(strips) != len(self._strips)
+        self._row_cache = cache
+        self._strips = strips
+        per_text = "1 tile = 1 memory block" if self.per == 1 else \
+            f"1 tile = {self.per} memory blocks ({human(self.per * self.block_size)}), showing the most advanced state"
+        self.border_subtitle = per_text
+        if full:
+            self.refresh()
+        elif changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def _tile_lines(self, row: list[int], start: int, cursor: int, label_w: int, base: RichStyle) -> list[Strip]:
+        """The text lines of one row of tiles, label first, with runs of equal style merged."""
+        tile_h = self.geometry[1]
+        label = f"memory{self.first_sysfs + start * self.per}".rjust(label_w - 1) + " "
+        lines = []
+        for r in range(tile_h):
+            head = Segment(label if r == tile_h // 2 else " " * label_w, LABEL_STYLE)
+            segs = Segment.simplify([head] + self._tile_row(row, start, cursor, r))
+            lines.append(Strip(Segment.apply_style(segs, base)))
+        return lines
+
+    def _tile_row(self, row: list[int], start: int, cursor: int, r: int) -> list[Segment]:
+        """Text row ``r`` of a row of tiles: the glyph sits in the middle row, the cursor is marked."""
+        cell_w, tile_h = self.geometry
+        inner = cell_w - 1
+        segs = []
+        for i, code in enumerate(row, start):
+            style, glyph = MAP_TILES[code], MAP_STYLES[code].glyph
+            if i != cursor:
+                text = glyph.center(inner) if r == tile_h // 2 else " " * inner
+                segs += [Segment(text, style), Segment(" ", style if code in UNTILED_CELLS else None)]
+            elif inner == 1:
+                segs += [Segment(glyph, style + CURSOR_TILE), Segment("◂", CURSOR_STYLE)]
+            else:
+                text = ("▸" + glyph.center(inner - 2) + "◂" if r == tile_h // 2 else
+                        "▔" * inner if r == tile_h - 1 else " " * inner)
+                segs += [Segment(text, style + CURSOR_TILE), Segment(" ")]
+        return segs
+
+    def render_line(self, y: int) -> Strip:
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.content_size.width, self.rich_style)
+
+    # ----- selecting --------------------------------------------------------------------
+    def _select(self, local_mb: int) -> None:
+        local_mb = int(np.clip(local_mb, 0, len(self.cells) - 1))
+        if local_mb != self.selected:
+            self.selected = local_mb
+            self._build()
+        self.post_message(self.BlockSelected(local_mb))
+
+    def action_move(self, dx: int, dy: int) -> None:
+        if len(self.cells):
+            group = self.selected // self.per + dx + dy * self.cols
+            if not 0 <= group * self.per < len(self.cells):
+                return
+            self._select(group * self.per)
+
+    def action_jump(self, where: int) -> None:
+        if len(self.cells):
+            self._select(0 if where == 0 else len(self.cells) - 1)
+
+    def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.x < self._label_width():
+            return
+        cell_w, tile_h = self.geometry
+        col = (offset.x - self._label_width()) // cell_w
+        group = offset.y // tile_h * self.cols + col
+        if col < self.cols and group * self.per < len(self.cells):
+            self.focus()
+            self._select(group * self.per)
+
+
+class MapLegend(Static):
+    """What each region-map glyph means, flowed to the width it gets."""
+
+    def on_resize(self) -> None:
+        entries = [(style.glyph, MAP_TILES[code], style.label) for code, style in enumerate(MAP_STYLES)]
+        self.call_after_refresh(self.update, legend(entries, self.content_size.width))   # not inside layout

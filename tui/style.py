@@ -1,0 +1,79 @@
+"""Rich styles for the state codes of ``core.view``: one tile style per code, built once.
+
+The colours and glyphs come from ``core.view`` (CELL_STYLE, CHUNK_STYLE, HIGHLIGHT_STYLE); this
+module only decides how a terminal draws them: a coloured tile with a contrasting glyph, or, for
+"nothing here" states, a dim glyph without a tile so that empty space looks empty.
+"""
+from __future__ import annotations
+
+from rich.style import Style as RichStyle
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from vmemlab.core.view import CELL_STYLE, CHUNK_STYLE, HIGHLIGHT_STYLE, Cell, Chunk, Style
+
+# Display codes for the region map: the Cell codes, then the two highlights.
+OFFLINING = len(Cell)
+REMOVED = len(Cell) + 1
+MAP_STYLES: list[Style] = [CELL_STYLE[c] for c in Cell] + [HIGHLIGHT_STYLE["offlining"], HIGHLIGHT_STYLE["removed"]]
+UNTILED_CELLS = {int(Cell.UNUSED)}
+UNTILED_CHUNKS = {int(Chunk.ABSENT)}
+
+
+def ink_for(background: str) -> str:
+    """Black or white, whichever reads better on ``background`` (relative luminance)."""
+    r, g, b = (int(background[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "#ffffff"
+
+
+def tile(style: Style, untiled: bool = False) -> RichStyle:
+    if untiled:
+        return RichStyle(color=style.colour)
+    return RichStyle(color=ink_for(style.colour), bgcolor=style.colour, bold=True)
+
+
+MAP_TILES: list[RichStyle] = [tile(s, i in UNTILED_CELLS) for i, s in enumerate(MAP_STYLES)]
+CHUNK_TILES: list[RichStyle] = [tile(CHUNK_STYLE[c], int(c) in UNTILED_CHUNKS) for c in Chunk]
+CHUNK_GLYPHS: list[str] = [CHUNK_STYLE[c].glyph if c != Chunk.ABSENT else "╌" for c in Chunk]
+
+
+LEGEND_LABEL = RichStyle(color="#8a8a8a")
+
+
+def legend(entries: list[tuple[str, RichStyle, str]], width: int) -> Text:
+    """Glyph-and-label entries flowed into lines of ``width``, never breaking inside an entry."""
+    t = Text()
+    used = 0
+    for glyph, style, label in entries:
+        size = len(glyph) + 1 + len(label)
+        if used and used + 3 + size > width:
+            t.append("\n")
+            used = 0
+        elif used:
+            t.append("   ")
+            used += 3
+        t.append(glyph, style)
+        t.append(" " + label, LEGEND_LABEL)
+        used += size
+    return t
+
+
+class QuietStatic(Static):
+    """A Static that repaints only when its content really changed (most panels don't, per key)."""
+
+    _last: object = None
+    _lines: int = -1
+
+    def show_text(self, content: Text | Table, key: object = None) -> None:
+        """Update with ``content``; ``key`` (or the Text itself) decides whether it changed.
+
+        A Text that wraps to as many lines as before is repainted without a new layout."""
+        key = content if key is None else key
+        if key == self._last:
+            return
+        self._last = key
+        width = self.content_size.width
+        lines = len(content.wrap(self.app.console, width)) if isinstance(content, Text) and width > 0 else -1
+        self.update(content, layout=lines < 0 or lines != self._lines)
+        self._lines = lines

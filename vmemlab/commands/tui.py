@@ -1,0 +1,35 @@
+"""``vmemlab tui [FILE]``: open the terminal UI on a scenario (the built-in tour by default)."""
+from __future__ import annotations
+
+HELP = "Open the terminal UI on a scenario file (default: the built-in tour)"
+
+import argparse
+import sys
+from pathlib import Path
+
+from vmemlab.core.scenario import ScenarioError, default, load, with_seed
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", nargs="?", help="scenario TOML file (default: the built-in tour)")
+    p.add_argument("-s", "--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--export-dir", default=".", help="where ctrl+s (SVG) and e (trace JSON) write (default: .)")
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        scenario = load(args.file) if args.file else default()
+    except ScenarioError as e:
+        print(f"vmemlab tui: {e}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        scenario = with_seed(scenario, args.seed)
+    export_dir = Path(args.export_dir)
+    if not export_dir.is_dir():
+        print(f"vmemlab tui: --export-dir: {args.export_dir!r} is not a directory", file=sys.stderr)
+        return 2
+    from vmemlab.core.session import Session
+    from vmemlab.tui.app import VmemLabApp
+
+    VmemLabApp(Session(scenario), export_dir=export_dir).run()
+    return 0
