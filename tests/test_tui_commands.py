@@ -208,8 +208,8 @@ def check_export_svg(app, b, text):
 def check_export_trace(app, b, text):
     files = list(app.export_dir.glob("*.json"))
     data = json.loads(files[0].read_text())
-    assert [(d["action"], d.get("size")) for d in data["step"]] == [("request", "256M"), ("settle", None)]
-    assert data["device"][0]["region_size"] == "4G"
+    assert [(d["action"], d.get("size")) for d in data["actions"]] == [("request", "256M"), ("settle", None)]
+    assert data["config"]["devices"][0]["region_size"] == "4G"
     assert "trace saved to" in text
 
 
