@@ -22,7 +22,7 @@ from vmemlab.core.session import Session
 from vmemlab.core.units import parse_size
 from vmemlab.tui import commands
 from vmemlab.tui.app import VmemLabApp
-from vmemlab.tui.compare_hook import NOT_YET
+from vmemlab.tui.compare_view import CompareScreen
 from vmemlab.tui.forms import ActionForm
 from vmemlab.tui.screens import HelpScreen, LoadScreen
 
@@ -214,8 +214,11 @@ def check_export_trace(app, b, text):
 
 
 def check_compare(app, b, text):
-    assert app.session.sandbox.position == b["position"]
-    assert NOT_YET[:40] in text
+    assert app.session.sandbox.position == b["position"]      # comparing changes nothing
+    assert isinstance(app.screen, CompareScreen)
+    shown = str(app.screen.query_one("#compare-text").render())
+    assert "virtio-balloon" in shown and "ACPI DIMM" in shown and "granularity" in shown
+    assert "last resize: step 1 (request size=256M)" in shown
 
 
 def check_help(app, b, text):
@@ -262,7 +265,7 @@ CASES = {
     "ui: next device": Case("ui: next device", check_next_device, scenario=two_devices),
     "ui: export SVG screenshot": Case("ui: export SVG screenshot", check_export_svg),
     "ui: export trace JSON": Case("ui: export trace JSON", check_export_trace, plugged_to("256M")),
-    "ui: compare": Case("ui: compare", check_compare),
+    "ui: compare": Case("ui: compare", check_compare, plugged_to("256M")),
     "ui: help": Case("ui: help", check_help),
     "ui: load scenario…": Case("ui: load scenario…", check_load),
     "ui: quit": Case("ui: quit", check_quit),

@@ -70,9 +70,12 @@ def test_metrics_csv_has_one_row_per_position():
     assert rows[-1]["blocks_MOVABLE"] == "4"
 
 
-def test_no_comparison_tab_until_core_compare_exists():
-    import importlib.util
+def test_compare_tab_shows_the_three_models_and_goes_out_of_date():
     app = create_app()
-    has_compare = importlib.util.find_spec("vmemlab.core.compare") is not None \
-        and importlib.util.find_spec("vmemlab.web.compare_view") is not None
-    assert (app.compare is not None) == has_compare
+    app.state.act("request", size="512M")
+    app.compare.show()
+    shown = app.compare.pane.object
+    assert "virtio-balloon" in shown and "ACPI DIMM" in shown and "granularity" in shown
+    assert "last resize: step 1 (request size=512M)" in shown
+    app.state.act("request", size="256M")
+    assert "out of date" in app.compare.pane.object

@@ -26,7 +26,7 @@ from vmemlab.core.units import format_size, human
 
 from . import commands
 from .block_detail import BlockDetail
-from .compare_hook import NOT_YET, compare_screen
+from .compare_view import CompareScreen
 from .event_log import EventLog
 from .forms import ActionForm
 from .panels import DevicePanel, GuestPanel, MetricsPanel
@@ -323,12 +323,7 @@ class VmemLabApp(App):
         self.say(f"trace saved to {path.resolve()}")
 
     def action_compare(self) -> None:
-        screen = compare_screen(self.session)
-        if screen is None:
-            self.say(NOT_YET)
-            self.notify(NOT_YET, title="compare")
-        else:
-            self.push_screen(screen)
+        self.push_screen(CompareScreen(self.session))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_markdown(commands.keys_markdown())))

@@ -7,7 +7,6 @@ starts no thread or subprocess and writes no file.
 from __future__ import annotations
 
 import html
-import importlib
 import io
 
 import panel as pn
@@ -16,6 +15,7 @@ from vmemlab.core.scenario import Scenario
 
 from .base import View, on_change
 from .block_detail import BlockDetail
+from .compare_view import CompareView
 from .controls import ActionForm, GuestControls, HostControls, TimeControls
 from .device_panel import DevicePanel
 from .event_log import EventLog
@@ -32,16 +32,6 @@ from .url import UrlError, check_step, parse_query, share_query
 
 TITLE = "vmemlab: virtio-mem sandbox"
 RIGHT_WIDTH = 520
-
-
-def comparison_tab(state: SandboxState):
-    """The comparison view of issue 5, once ``vmemlab.core.compare`` and its web view exist."""
-    try:
-        importlib.import_module("vmemlab.core.compare")
-        view = importlib.import_module("vmemlab.web.compare_view")
-    except ImportError:
-        return None
-    return view.CompareView(state)
 
 
 class App(pn.viewable.Viewer):
@@ -64,7 +54,7 @@ class App(pn.viewable.Viewer):
         self.guest = GuestControls(state)
         self.time = TimeControls(state)
         self.form = ActionForm(state)
-        self.compare = comparison_tab(state)
+        self.compare = CompareView(state)
         self.share = html_pane()
         self.message = html_pane(css_classes=["vm-message-pane"])
         on_change(state, self._refresh, "version")
@@ -95,9 +85,7 @@ class App(pn.viewable.Viewer):
         controls = pn.Tabs(("Host", self.host), ("Guest", self.guest), ("Driver & time", self.time),
                            ("Any action", self.form), sizing_mode="stretch_width", dynamic=True)
         bottom = [("History", self.history), ("Metrics", self.metrics), ("Device & guest", self.device_panel),
-                  ("Real tools", self.mirrors)]
-        if self.compare is not None:
-            bottom.append(("Compare", self.compare))
+                  ("Real tools", self.mirrors), ("Compare", self.compare)]
         bottom.append(("Export & share", pn.Column(self.downloads(), self.share,
                                                    html_pane('<p class="vm-hint">PNG: use the save tool in the '
                                                              "toolbar of any plot.</p>"))))

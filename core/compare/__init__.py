@@ -6,8 +6,8 @@ it into rows of text cells for any view; ``expect`` grades ``compare = {...}`` e
 """
 from .balloon import BalloonVM
 from .compare import (MODELS, CompareOptions, CompareRow, Comparison, ModelRow, ModelSummary, compare,
-                      compare_actions)
+                      compare_actions, compare_session)
 from .dimm import ACPI_MAX_RAM_SLOTS, DimmVM, smallest_dimm
 
 __all__ = ["ACPI_MAX_RAM_SLOTS", "MODELS", "BalloonVM", "CompareOptions", "CompareRow", "Comparison", "DimmVM",
-           "ModelRow", "ModelSummary", "compare", "compare_actions", "smallest_dimm"]
+           "ModelRow", "ModelSummary", "compare", "compare_actions", "compare_session", "smallest_dimm"]

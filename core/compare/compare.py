@@ -15,7 +15,7 @@ online/offline, buggy requests) change only virtio-mem; the other two say so in 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from .. import actions as act
 from ..actions import Action, ActionError
@@ -26,6 +26,9 @@ from .balloon import PLACEMENTS, BalloonVM
 from .dimm import ACPI_MAX_RAM_SLOTS, DimmVM, smallest_dimm
 from .virtio_mem import VirtioMemVM
 from .vm import Area
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 RESIZE = ("request", "grow", "shrink")
 WORKLOAD = ("alloc", "free", "fragment", "pin")
@@ -287,6 +290,11 @@ def compare(scenario: Scenario, options: CompareOptions | None = None) -> Compar
     rows = [runner.boot_row()]
     rows += [runner.play(step) for step in scenario.steps]
     return Comparison(scenario.title, scenario.config.seed, options, rows, runner.summary)
+
+
+def compare_session(session: "Session", options: CompareOptions | None = None) -> Comparison:
+    """What a view's session did (lesson steps and the user's own actions), side by side."""
+    return compare_actions(session.scenario.config, session.sandbox.actions(), options)
 
 
 def compare_actions(config: MachineConfig, actions: list[Action],
