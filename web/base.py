@@ -7,6 +7,7 @@ import panel as pn
 import param
 from panel.io import unlocked
 
+from .markup import html_pane
 from .state import SandboxState
 
 
@@ -53,3 +54,17 @@ class View(pn.viewable.Viewer):
 
     def update(self) -> None:
         """Re-render from the state; called after every change of the model."""
+
+
+class HtmlView(View):
+    """A view that renders one HTML pane; subclasses write ``self.pane.object`` in ``update``."""
+
+    pane_classes: tuple[str, ...] = ()
+
+    def __init__(self, state: SandboxState, **params):
+        self.pane = html_pane(css_classes=list(self.pane_classes))
+        super().__init__(state, **params)
+        self.update()
+
+    def __panel__(self):
+        return self.pane

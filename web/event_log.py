@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import html
 
-
 from vmemlab.core.events import Event, Kind
 
-from .base import View
-from .markup import html_pane
-from .state import SandboxState
+from .base import HtmlView
 
 ACTIONS_SHOWN = 8          # the log shows the newest actions only, to keep updates small
 EVENTS_PER_ACTION = 40
@@ -35,16 +32,10 @@ def events_html(events: list[Event]) -> str:
             + "".join(map(event_html, tail)))
 
 
-class EventLog(View):
+class EventLog(HtmlView):
     """The refusal message (if any), then the newest actions with their events."""
 
-    def __init__(self, state: SandboxState, **params):
-        self.pane = html_pane(css_classes=["vm-log-pane"])
-        super().__init__(state, **params)
-        self.update()
-
-    def __panel__(self):
-        return self.pane
+    pane_classes = ("vm-log-pane",)
 
     def update(self) -> None:
         sb = self.state.sandbox

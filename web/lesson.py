@@ -7,20 +7,11 @@ from __future__ import annotations
 
 import html
 
-
-from .base import View
-from .markup import html_pane
-from .state import SandboxState
+from .base import HtmlView
 
 
-class LessonPanel(View):
-    def __init__(self, state: SandboxState, **params):
-        self.pane = html_pane()
-        super().__init__(state, **params)
-        self.update()
-
-    def __panel__(self):
-        return self.pane
+class LessonPanel(HtmlView):
+    """The lesson's title, progress, narration and quiz prompt."""
 
     def update(self) -> None:
         s = self.state.session

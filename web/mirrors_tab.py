@@ -9,11 +9,10 @@ import html
 import inspect
 import json
 
-
 from vmemlab.core import mirrors
 
-from .base import View
-from .markup import html_pane, pre
+from .base import HtmlView
+from .markup import pre
 from .state import SandboxState
 
 
@@ -34,17 +33,12 @@ def render(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2)
 
 
-class MirrorsTab(View):
+class MirrorsTab(HtmlView):
     """One fold per mirror, the texts as a real VM would print them."""
 
     def __init__(self, state: SandboxState, **params):
         self.functions = mirror_functions()
-        self.pane = html_pane()
         super().__init__(state, **params)
-        self.update()
-
-    def __panel__(self):
-        return self.pane
 
     def update(self) -> None:
         m = self.state.machine
