@@ -28,7 +28,7 @@ class CompareView(View):
     """virtio-mem next to virtio-balloon and ACPI DIMM hotplug for what this tab did so far."""
 
     def __init__(self, state: SandboxState, **params):
-        self.button = pn.widgets.Button(name="Compare this run", button_type="primary", width=180)
+        self.button = pn.widgets.Button(label="Compare this run", color="primary", width=180)
         self.pane = html_pane('<p class="vm-hint">Replays every action of this tab through a balloon VM and a '
                               "DIMM VM with the same workload and seed.</p>")
         self.button.on_click(lambda _e: self.show())
