@@ -392,8 +392,7 @@ class GuestMemory:
                 start = sl.stop
             if have == want:
                 idx = np.concatenate(found)
-                if self._hint.get(key, 0) >= idx[0]:
-                    self._hint[key] = int(idx[-1]) + 1
+                self._hint[key] = int(idx[-1]) + 1   # everything scanned before it is taken or not whole-free
                 return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
         return None
 
