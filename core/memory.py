@@ -147,18 +147,19 @@ class GuestMemory:
         return chunk // self.chunks_per_mb
 
     # ----- derived numbers --------------------------------------------------------------
+    # A chunk holds at most 512 pages in all, so sums fit uint16 (summing in int64 is 3x slower).
     def used(self, sl: slice | np.ndarray | int = slice(None)) -> np.ndarray:
-        return self.pages[:, sl].sum(axis=0, dtype=np.int64)
+        return self.pages[:, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
 
     def free_pages(self, sl: slice = slice(None)) -> np.ndarray:
         """Free 4 KiB pages per chunk (0 where the chunk is not online)."""
         return np.where(self.chunk_online[sl], PAGES_PER_CHUNK - self.used(sl), 0)
 
     def unmovable(self, sl: slice | int) -> np.ndarray:
-        return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.int64)
+        return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
 
     def movable(self, sl: slice | int) -> np.ndarray:
-        return self.pages[Page.ANON:, sl].sum(axis=0, dtype=np.int64)
+        return self.pages[Page.ANON:, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
 
     @property
     def mem_total(self) -> int:

@@ -15,7 +15,7 @@ from .driver_bbm import BbState
 from .driver_sbm import MbState, SbmDriver
 from .events import Event, Kind
 from .machine import Machine
-from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Zone
+from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Page, Zone
 from .units import format_size, human
 
 
@@ -99,8 +99,8 @@ def chunk_cells(m: Machine, dev: int) -> np.ndarray:
     out[plugged] = Chunk.OFFLINE
     online = mem.chunk_online[sl]
     out[online] = Chunk.FREE
-    out[online & (mem.movable(sl) > 0)] = Chunk.MOVABLE
-    out[online & (mem.unmovable(sl) > 0)] = Chunk.UNMOVABLE
+    out[online & mem.pages[Page.ANON:, sl].any(axis=0)] = Chunk.MOVABLE
+    out[online & mem.pages[:Page.ANON, sl].any(axis=0)] = Chunk.UNMOVABLE
     return out.reshape(-1, mem.chunks_per_mb)
 
 
