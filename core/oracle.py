@@ -242,33 +242,32 @@ def _delta_kib(trace: dict, i: int, key: str) -> int:
     return max(0, int(now) - int(before))
 
 
+# guest actions of the trace harness -> the kind of pages they allocate or free
+ALLOCS = {"fill:": Page.CACHE, "slab:": Page.SLAB, "hog:": Page.ANON}
+FREES = {"unfill": Page.CACHE, "unhog": Page.ANON}
+
+
 def apply_spec(m: Machine, trace: dict, i: int, requested: int) -> tuple[int, bool]:
     """Apply step ``i``'s spec to the model; returns (requested size, whether it settles)."""
     spec = trace["steps"][i]["spec"]
     if spec == "snap":
         return requested, False
+    if spec == "unslab":
+        _drop_slab(m)
+        return requested, False
+    if spec in FREES:
+        m.mem.free(FREES[spec], None, m.rng)
+        return requested, False
+    for prefix, kind in ALLOCS.items():
+        if spec.startswith(prefix):
+            # tmpfs files of slab:N are sized by the trace's own SUnreclaim growth
+            size = _delta_kib(trace, i, "SUnreclaim") * KiB if kind == Page.SLAB else parse_size(spec[len(prefix):])
+            m.guest.allocate(size, kind, placement="packed")
+            return requested, False
     if spec == "resend":
         m.set_requested_size(0, requested)
     elif spec.startswith("sleep:"):
         m.advance(float(spec[6:]))
-    elif spec.startswith("fill:"):
-        m.guest.allocate(parse_size(spec[5:]), Page.CACHE, placement="packed")
-        return requested, False
-    elif spec == "unfill":
-        m.mem.free(Page.CACHE, None, m.rng)
-        return requested, False
-    elif spec.startswith("slab:"):
-        m.guest.allocate(_delta_kib(trace, i, "SUnreclaim") * KiB, Page.SLAB, placement="packed")
-        return requested, False
-    elif spec == "unslab":
-        _drop_slab(m)
-        return requested, False
-    elif spec.startswith("hog:"):
-        m.guest.allocate(parse_size(spec[4:]), Page.ANON, placement="packed")
-        return requested, False
-    elif spec == "unhog":
-        m.mem.free(Page.ANON, None, m.rng)
-        return requested, False
     elif spec == "reset":
         m.reboot(reset_devices=True)
     else:
