@@ -218,7 +218,7 @@ def check_compare(app, b, text):
     assert isinstance(app.screen, CompareScreen)
     shown = str(app.screen.query_one("#compare-text").render())
     assert "virtio-balloon" in shown and "ACPI DIMM" in shown and "granularity" in shown
-    assert "last resize: step 1 (request size=256M)" in shown
+    assert "last resize: action 1 of this session (request size=256M)" in shown
 
 
 def check_help(app, b, text):

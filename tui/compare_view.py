@@ -23,7 +23,7 @@ def comparison_text(session: Session) -> str:
     resized = [row for row in c.rows if any(m.outcome != "-" for m in row.models.values())]
     if resized:
         row = resized[-1]
-        parts += ["", f"last resize: step {row.step} ({row.action})",
+        parts += ["", f"last resize: action {row.step} of this session ({row.action})",
                   tables.render(tables.step_table(row), indent="")]
         parts += tables.step_details(row)
     else:

@@ -43,7 +43,8 @@ class CompareView(View):
         resized = [r for r in c.rows if any(m.outcome != "-" for m in r.models.values())]
         if resized:
             row = resized[-1]
-            parts.append(table_html(tables.step_table(row), f"last resize: step {row.step} ({row.action})"))
+            caption = f"last resize: action {row.step} of this session ({row.action})"
+            parts.append(table_html(tables.step_table(row), caption))
             parts += [f'<p class="vm-hint">{html.escape(line)}</p>' for line in tables.step_details(row)]
         else:
             parts.append('<p class="vm-hint">No resize yet: change the requested size first.</p>')
