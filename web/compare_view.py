@@ -21,7 +21,7 @@ def table_html(table: tables.Table, caption: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table[0])
     body = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>"
                                     for i, c in enumerate(row)) + "</tr>" for row in table[1:])
-    return f'<table class="vm-kv"><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>'
+    return f'<table class="vm-kv vm-compare"><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>'
 
 
 class CompareView(View):
