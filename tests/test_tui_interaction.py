@@ -246,3 +246,21 @@ def test_cli_bad_export_dir_exits_2(tmp_path, capsys):
 
 def test_default_scenario_is_the_tour():
     assert make_app().session.scenario.title == default().title
+
+
+def test_lesson_bar_asks_before_a_step_and_answers_after_it():
+    from vmemlab.core.scenario import builtin
+
+    async def go():
+        app = make_app(scenario=builtin("01_resizable_dimm.toml"))
+        session = app.session
+        async with app.run_test(size=SIZE) as pilot:
+            while (step := session.next_lesson_step()) is not None and not step.ask:
+                session.play_lesson_step()
+            app.refresh_views()
+            await pilot.pause()
+            assert f"predict first: {step.ask}" in " ".join(screen_text(app).split())
+            await pilot.press("n")
+            await pilot.pause()
+            assert "answer:" in screen_text(app)
+    run(go())

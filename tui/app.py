@@ -130,6 +130,7 @@ class VmemLabApp(App):
         self.query_one(BlockDetail).show(info, unit)
 
     def _show_lesson(self) -> None:
+        """Title and progress; a quiz question before its step, the answer after it; narration."""
         s = self.session
         steps = len(s.scenario.steps)
         t = Text()
@@ -137,11 +138,16 @@ class VmemLabApp(App):
         t.append(f"  step {s.cursor}/{steps}", "#e69f00")
         if self._playing:
             t.append("  ▶ playing", "bold #009e73")
-        t.append("\n")
-        t.append(" ".join(s.current_note().split()) or "(no narration for this step)")
         nxt = s.next_lesson_step()
         t.append(f"  n: {nxt.action.label()}" if nxt else "  (end of the lesson: drive it yourself, F1 lists the keys)",
                  "#8a8a8a")
+        if nxt is not None and nxt.ask:
+            t.append(f"\npredict first: {nxt.ask}", "bold #cc79a7")
+        done = s.scenario.steps[s.cursor - 1] if s.cursor else None
+        if done is not None and done.ask and done.answer:
+            t.append(f"\nanswer: {' '.join(done.answer.split())}", "#56b4e9")
+        t.append("\n")
+        t.append(" ".join(s.current_note().split()) or "(no narration for this step)")
         self.query_one("#lesson", QuietStatic).show_text(t)
 
     def _show_summary(self, dev, drv) -> None:
