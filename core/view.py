@@ -87,21 +87,24 @@ def block_cells(m: Machine, dev: int) -> np.ndarray:
     return out
 
 
-def chunk_cells(m: Machine, dev: int) -> np.ndarray:
-    """One Chunk code per 2 MiB chunk of device ``dev``'s region, shape (memory blocks, chunks per block)."""
-    mem = m.mem
-    seg = m.drivers[dev].seg
-    sl = slice(seg.chunk_off, seg.chunk_off + seg.size // (2 << 20))
-    present = np.repeat(mem.mb_present[m.drivers[dev].mb_off:m.drivers[dev].mb_off + m.drivers[dev].n_mb],
-                        mem.chunks_per_mb)
+def _chunk_codes(mem, sl: slice, present: np.ndarray) -> np.ndarray:
+    """Chunk codes for the chunks ``sl``; ``present``: per chunk, is its memory block added."""
     out = np.where(present, Chunk.UNPLUGGED, Chunk.ABSENT).astype(np.uint8)
-    plugged = mem.plugged[sl] & present
-    out[plugged] = Chunk.OFFLINE
+    out[mem.plugged[sl] & present] = Chunk.OFFLINE
     online = mem.chunk_online[sl]
     out[online] = Chunk.FREE
     out[online & mem.pages[Page.ANON:, sl].any(axis=0)] = Chunk.MOVABLE
     out[online & mem.pages[:Page.ANON, sl].any(axis=0)] = Chunk.UNMOVABLE
-    return out.reshape(-1, mem.chunks_per_mb)
+    return out
+
+
+def chunk_cells(m: Machine, dev: int) -> np.ndarray:
+    """One Chunk code per 2 MiB chunk of device ``dev``'s region, shape (memory blocks, chunks per block)."""
+    mem = m.mem
+    drv = m.drivers[dev]
+    sl = slice(drv.seg.chunk_off, drv.seg.chunk_off + drv.seg.size // (2 << 20))
+    present = np.repeat(mem.mb_present[drv.mb_off:drv.mb_off + drv.n_mb], mem.chunks_per_mb)
+    return _chunk_codes(mem, sl, present).reshape(-1, mem.chunks_per_mb)
 
 
 def aggregate(cells: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
@@ -149,16 +152,9 @@ def block_info(m: Machine, dev: int, local_mb: int) -> dict:
 
 
 def chunk_cells_block(m: Machine, mb: int) -> np.ndarray:
+    """Chunk codes of one memory block (global index ``mb``)."""
     mem = m.mem
-    sl = mem.mb_chunks(mb)
-    present = bool(mem.mb_present[mb])
-    out = np.full(mem.chunks_per_mb, Chunk.UNPLUGGED if present else Chunk.ABSENT, dtype=np.uint8)
-    out[mem.plugged[sl] & present] = Chunk.OFFLINE
-    online = mem.chunk_online[sl]
-    out[online] = Chunk.FREE
-    out[online & (mem.movable(sl) > 0)] = Chunk.MOVABLE
-    out[online & (mem.unmovable(sl) > 0)] = Chunk.UNMOVABLE
-    return out
+    return _chunk_codes(mem, mem.mb_chunks(mb), np.full(mem.chunks_per_mb, bool(mem.mb_present[mb])))
 
 
 def device_panel(m: Machine, dev: int) -> list[tuple[str, str]]:
