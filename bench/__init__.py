@@ -1,0 +1,1 @@
+"""Benchmarks that print tables (vmemlab bench, bench-tui, bench-web, bench-site); never timed tests."""
