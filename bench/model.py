@@ -42,6 +42,7 @@ def cycle(region: int) -> dict:
     m.take_events()
     out: dict = {}
     step_times: list[float] = []
+    c0 = time.process_time()
     t0 = time.perf_counter()
     m.set_requested_size(0, region)
     steps_up = _settle_timed(m, step_times)
@@ -53,8 +54,9 @@ def cycle(region: int) -> dict:
     m.set_requested_size(0, 0)
     steps_down = _settle_timed(m, step_times)
     t3 = time.perf_counter()
+    cpu = time.process_time() - c0
     ev_down = len(m.take_events())
-    out.update(plug_s=t1 - t0, fragment_s=t2 - t1, unplug_s=t3 - t2, cycle_s=t3 - t0,
+    out.update(plug_s=t1 - t0, fragment_s=t2 - t1, unplug_s=t3 - t2, cycle_s=t3 - t0, cycle_cpu_s=cpu,
                steps=steps_up + steps_down, events=ev_up + ev_down,
                plugged_after=m.devices[0].plugged_size, step_s=statistics.median(step_times))
     return out
@@ -62,7 +64,8 @@ def cycle(region: int) -> dict:
 
 def measure(region: int, repeats: int) -> dict:
     runs = [cycle(region) for _ in range(repeats)]
-    med = {k: statistics.median(r[k] for r in runs) for k in ("plug_s", "fragment_s", "unplug_s", "cycle_s")}
+    med = {k: statistics.median(r[k] for r in runs)
+           for k in ("plug_s", "fragment_s", "unplug_s", "cycle_s", "cycle_cpu_s")}
     step = statistics.median(r["step_s"] for r in runs)
     events = runs[0]["events"]
     return {"region": region, **med, "step_ms": step * 1e3, "events": events,
@@ -72,12 +75,13 @@ def measure(region: int, repeats: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("region", "plug 0->full s", "fragment s", "unplug full->0 s", "cycle s", "one step ms",
+    head = ("region", "plug 0->full s", "fragment s", "unplug full->0 s", "cycle s", "cycle CPU s", "one step ms",
             "events", "events/s", "left plugged", "peak RSS MB")
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in rows:
         lines.append(" | ".join((format_size(r["region"]), f"{r['plug_s']:.3f}", f"{r['fragment_s']:.3f}",
-                                 f"{r['unplug_s']:.3f}", f"{r['cycle_s']:.3f}", f"{r['step_ms']:.3f}",
+                                 f"{r['unplug_s']:.3f}", f"{r['cycle_s']:.3f}", f"{r['cycle_cpu_s']:.3f}",
+                                 f"{r['step_ms']:.3f}",
                                  str(r["events"]), f"{r['events_per_s']:,.0f}",
                                  format_size(r["plugged_after"]), f"{r['peak_rss_mb']:.0f}")))
     return "\n".join(lines)

@@ -22,7 +22,7 @@ def test_bench_prints_a_table(capsys):
     out = capsys.readouterr().out
     header, rule, row = out.strip().splitlines()
     assert "peak RSS MB" in header and row.startswith("1G |")
-    assert row.split(" | ")[8] == "1G"   # fragmentation left the whole 1 GiB plugged
+    assert row.split(" | ")[9] == "1G"   # fragmentation left the whole 1 GiB plugged
 
 
 def test_model_import_loads_no_view_library():
