@@ -2,7 +2,7 @@
 parameters fix before the VM starts. Validated here, once, for every front end."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from .onlining import AUTO_ONLINE_CHOICES, ONLINE_POLICIES
 from .units import GiB, KiB, MiB, format_size, is_power_of_two
@@ -120,7 +120,3 @@ class MachineConfig:
                                   f"block_size {format_size(bs)} from 0 to region_size {format_size(d.region_size)}")
             if d.addr is not None and d.addr % max(unit, GiB):
                 raise ConfigError(f"{where}.addr: {d.addr:#x} must be aligned to {format_size(max(unit, GiB))}")
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]

@@ -118,7 +118,7 @@ class Driver:
         self.requests += 1
         self.guest.clock_tick(REQUEST_SECONDS)
         name = _REQ_NAMES[req]
-        first = (addr - d.addr) // d.block_size
+        first = d.first_block(addr)
         if req == Req.UNPLUG_ALL:
             span = "the whole region"
         else:

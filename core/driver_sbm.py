@@ -13,7 +13,7 @@ import numpy as np
 from .device import Req
 from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run
 from .events import Kind
-from .memory import PAGES_PER_CHUNK, Zone
+from .memory import Zone
 from .units import format_size
 
 
@@ -354,9 +354,4 @@ class SbmDriver(Driver):
         return MbState(self.mb_state[mb]).name
 
     def state_counts(self) -> dict[str, int]:
-        counts = {s.name: int(self.count[s]) for s in MbState if s != MbState.UNUSED and self.count[s]}
-        return counts
-
-    def free_subblock_pages(self, mb: int) -> np.ndarray:
-        sl = self.unit_chunks(mb * self.sbs_per_mb, self.sbs_per_mb)
-        return (PAGES_PER_CHUNK - self.mem.used(sl)).reshape(self.sbs_per_mb, -1).sum(axis=1)
+        return {s.name: int(self.count[s]) for s in MbState if s != MbState.UNUSED and self.count[s]}

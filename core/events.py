@@ -53,7 +53,3 @@ class Event:
         d = asdict(self)
         d["kind"] = self.kind.value
         return {k: v for k, v in d.items() if v not in (-1, "", 0) or k in ("kind", "text", "time")}
-
-    @staticmethod
-    def from_dict(d: dict) -> "Event":
-        return Event(**{**d, "kind": Kind(d["kind"])})

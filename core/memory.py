@@ -124,16 +124,6 @@ class GuestMemory:
         self._free_chunks: tuple[int, int] = (-1, 0)
 
     # ----- geometry ---------------------------------------------------------------------
-    def chunk_addr(self, chunk: int) -> int:
-        seg = self.segment_of_chunk(chunk)
-        return seg.addr + (chunk - seg.chunk_off) * CHUNK_SIZE
-
-    def segment_of_chunk(self, chunk: int) -> Segment:
-        for s in reversed(self.segments):
-            if chunk >= s.chunk_off:
-                return s
-        raise IndexError(chunk)
-
     def chunk_of_addr(self, addr: int) -> int:
         for s in self.segments:
             if s.addr <= addr < s.addr + s.size:

@@ -81,7 +81,3 @@ def is_power_of_two(n: int) -> bool:
 
 def align_up(n: int, align: int) -> int:
     return -(-n // align) * align
-
-
-def align_down(n: int, align: int) -> int:
-    return n // align * align

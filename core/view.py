@@ -130,6 +130,7 @@ def block_info(m: Machine, dev: int, local_mb: int) -> dict:
     present = bool(mem.mb_present[mb])
     online = bool(mem.mb_online[mb])
     state = "online" if online else "offline" if present else "(no memoryN: not added)"
+    free, movable, unmovable = mem.free_pages(sl), mem.movable(sl), mem.unmovable(sl)
     return {
         "device": drv.device.id,
         "memory_block": sysfs,
@@ -141,13 +142,13 @@ def block_info(m: Machine, dev: int, local_mb: int) -> dict:
         "plugged": int(mem.plugged[sl].sum()) * (2 << 20),
         "size": mem.mb_size,
         "memmap": mem.mb_size // 64 if present else 0,
-        "unmovable_pages": int(mem.unmovable(sl).sum()),
-        "movable_pages": int(mem.movable(sl).sum()),
-        "free_pages": int(mem.free_pages(sl).sum()),
+        "unmovable_pages": int(unmovable.sum()),
+        "movable_pages": int(movable.sum()),
+        "free_pages": int(free.sum()),
         "cells": chunk_cells_block(m, mb),
-        "free_per_chunk": mem.free_pages(sl),
-        "movable_per_chunk": mem.movable(sl),
-        "unmovable_per_chunk": mem.unmovable(sl),
+        "free_per_chunk": free,
+        "movable_per_chunk": movable,
+        "unmovable_per_chunk": unmovable,
     }
 
 
