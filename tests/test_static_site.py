@@ -8,6 +8,7 @@ Screenshots go to /tmp/vmemlab-web-shots for a human to look at.
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,20 @@ def test_site_is_locked_and_lean(site):
         assert manifest[f"pyodide/{entry['file_name']}"]["sha256"] == entry["sha256"]
     assert {"numpy", "panel", "bokeh", "vmemlab"} <= set(lock)
     assert not {"pandas", "scipy", "pillow", "contourpy"} & set(lock)
+
+
+def test_site_ships_hash_checked_bytecode_for_what_the_page_imports(site):
+    """Pyodide under Node compiled the modules the start-up imports; Python 3.12 pycs, PEP 552
+    checked-hash (a pyc whose source changed is ignored, never run)."""
+    lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    with zipfile.ZipFile(site / "pyodide" / lock["vmemlab-bytecode"]["file_name"]) as z:
+        names = set(z.namelist())
+        header = z.read("panel/__pycache__/__init__.cpython-312.pyc")[:8]
+    assert header[:4] == (3531).to_bytes(2, "little") + b"\r\n"            # CPython 3.12's magic number
+    assert int.from_bytes(header[4:8], "little") == 0b11                 # hash-based, checked
+    assert {"bokeh/models/__pycache__/plots.cpython-312.pyc", "vmemlab/web/__pycache__/app.cpython-312.pyc",
+            "numpy/__pycache__/__init__.cpython-312.pyc"} <= names
+    assert not any("/tests/" in n for n in names)                        # only what the page imports
 
 
 def test_lesson_plug_fragment_unplug_offline(served):

@@ -12,6 +12,7 @@ import io
 import panel as pn
 
 from vmemlab.core.scenario import Scenario
+from vmemlab.core.session import Session
 
 from .base import View, on_change
 from .block_detail import BlockDetail
@@ -46,10 +47,10 @@ class App(pn.viewable.Viewer):
         self.region_map = RegionMap(state)
         self.block_detail = BlockDetail(state)
         self.history = HistoryImage(state)
-        self.metrics = MetricsPlots(state)
-        self.device_panel = DevicePanel(state)
+        self.metrics = MetricsPlots(state, shown=False)
+        self.device_panel = DevicePanel(state, shown=False)
         self.event_log = EventLog(state)
-        self.mirrors = MirrorsTab(state)
+        self.mirrors = MirrorsTab(state, shown=False)
         self.host = HostControls(state)
         self.guest = GuestControls(state)
         self.time = TimeControls(state)
@@ -82,8 +83,10 @@ class App(pn.viewable.Viewer):
         header = html_pane(f'<div class="vm-header"><h1>{TITLE}</h1><span>virtio-mem plugs and unplugs guest '
                            "memory in 2 MiB subblocks; Linux adds and removes whole 128 MiB memory blocks."
                            "</span></div>")
+        # Not dynamic: switching between the control tabs needs no round trip to Python (in the
+        # static site that trip costs ~0.3 s); their widgets are cheap to send once.
         controls = pn.Tabs(("Host", self.host), ("Guest", self.guest), ("Driver & time", self.time),
-                           ("Any action", self.form), sizing_mode="stretch_width", dynamic=True)
+                           ("Any action", self.form), sizing_mode="stretch_width")
         bottom = [("History", self.history), ("Metrics", self.metrics), ("Device & guest", self.device_panel),
                   ("Real tools", self.mirrors), ("Compare", self.compare)]
         bottom.append(("Export & share", pn.Column(self.downloads(), self.share,
@@ -94,7 +97,7 @@ class App(pn.viewable.Viewer):
         tabs.param.watch(lambda e: show_only(views, e.new), "active")
         show_only(views, tabs.active)
         left = pn.Column(self.lesson, self.timeline, self.region_map, tabs, sizing_mode="stretch_width")
-        right = pn.Column(self.message, controls, self.block_detail, "### Event log", self.event_log,
+        right = pn.Column(self.message, controls, self.block_detail, html_pane("<h3>Event log</h3>"), self.event_log,
                           width=RIGHT_WIDTH)
         return pn.Column(header, pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -123,8 +126,7 @@ def create_app(scenario: Scenario | None = None, query: dict | None = None, name
         check_step(q.step, len(sc.steps))
     except UrlError as e:
         notice, chosen, sc, q = str(e), names[0], extra.get(names[0]) or load_scenario(names[0]), None
-    state = SandboxState(extra_scenarios=extra)
-    state.load_scenario_object(chosen, sc)
+    state = SandboxState(Session(sc), extra_scenarios=extra, scenario_name=chosen)
     for _ in range(q.step if q else 0):
         state.play_lesson_step()
     state.message = ""

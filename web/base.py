@@ -28,15 +28,16 @@ class View(pn.viewable.Viewer):
     """A view of one SandboxState; subclasses build their widgets once and update on ``version``.
 
     A view in a hidden tab skips its updates (nothing is computed or sent for it) and catches up
-    when its tab is shown (``set_shown``).
+    when its tab is shown (``set_shown``); one created hidden (``shown=False``) does its first
+    render then, which keeps the page's start quick.
     """
 
     state = param.ClassSelector(class_=SandboxState, doc="the page's state object")
 
-    def __init__(self, state: SandboxState, **params):
+    def __init__(self, state: SandboxState, shown: bool = True, **params):
         super().__init__(state=state, **params)
-        self._visible = True
-        self._stale = False
+        self._visible = shown
+        self._stale = not shown
         on_change(state, self.refresh, "version")
 
     def refresh(self) -> None:
@@ -64,7 +65,7 @@ class HtmlView(View):
     def __init__(self, state: SandboxState, **params):
         self.pane = html_pane(css_classes=list(self.pane_classes))
         super().__init__(state, **params)
-        self.update()
+        self.refresh()
 
     def __panel__(self):
         return self.pane

@@ -46,11 +46,17 @@ class MetricsPlots(View):
         self._states: list[str] | None = None
         self._shown: dict[str, np.ndarray] = {}
         self.now = Span(location=0, dimension="height", line_color="#000000", line_dash="dashed")
-        self.sizes = self._sizes_figure()
-        self.memmap = self._memmap_figure()
+        self.layout = pn.Column(sizing_mode="stretch_width")
         self.blocks_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         super().__init__(state, **params)
-        self.update()
+        self.refresh()
+
+    def _build(self) -> None:
+        """The figures, made on the first render (their Bokeh models cost ~0.1 s each in Pyodide)."""
+        self.sizes = self._sizes_figure()
+        self.memmap = self._memmap_figure()
+        self.layout.objects = [pn.pane.Bokeh(self.sizes, sizing_mode="stretch_width"), self.blocks_pane,
+                               pn.pane.Bokeh(self.memmap, sizing_mode="stretch_width")]
 
     def _sizes_figure(self):
         fig = figure(height=260, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
@@ -93,10 +99,11 @@ class MetricsPlots(View):
         return fig
 
     def __panel__(self):
-        return pn.Column(pn.pane.Bokeh(self.sizes, sizing_mode="stretch_width"), self.blocks_pane,
-                         pn.pane.Bokeh(self.memmap, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        return self.layout
 
     def update(self) -> None:
+        if not self.layout.objects:
+            self._build()
         history = self.state.sandbox.metrics_history()
         states = sorted({k for h in history for k in h.blocks}, key=lambda s: (s not in view.Cell.__members__, s))
         data = columns(history, states)

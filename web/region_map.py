@@ -7,6 +7,7 @@ region (32768 blocks, folded into at most ``grid.MAX_ROWS`` rows) sends a few Ki
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -112,7 +113,7 @@ class RegionMap(View):
                                      name="vm-region-rows")
         self.selection = ColumnDataSource(data={"left": [], "right": [], "bottom": [], "top": []})
         self.figure = self._figure()
-        self.title = pn.pane.Markdown("", margin=(0, 10))
+        self.title = html_pane(margin=(0, 10))
         super().__init__(state, **params)
         on_change(state, self._show_selection, "selected_block")
         self.update()
@@ -162,9 +163,9 @@ class RegionMap(View):
         self._shown, self._strip, self._keys = shown, strip, keys
         d = m.devices[self.device]
         fold = f"; {per} memory blocks per row (zoom in with the mouse wheel)" if per > 1 else ""
-        self.title.object = (f"**{d.id}**: region {human(d.region_size)} at {d.addr:#x}, "
+        self.title.object = (f"<p><b>{html.escape(d.id)}</b>: region {human(d.region_size)} at {d.addr:#x}, "
                              f"{nums.n} memory blocks of {human(nums.mb_size)} x "
-                             f"{nums.chunks_per_mb} subblocks of 2 MiB{fold}")
+                             f"{nums.chunks_per_mb} subblocks of 2 MiB{fold}</p>")
 
     def _replace(self, nums: BlockNumbers, per: int, shown: np.ndarray, strip: np.ndarray) -> None:
         self._per, self._first = per, nums.first

@@ -21,8 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fetch, lock, pins, runtime, wheels
-from .page import CDN_ROOT
+from . import bytecode, fetch, lock, pins, runtime, wheels
+from .page import CDN_ROOT, STARTUP
 
 # Packages of this project that run in the browser (with their sub-packages; not the TUI or benchmarks).
 PROJECT_PACKAGES = ("vmemlab", "vmemlab.core", "vmemlab.web", "vmemlab.examples", "vmemlab.webstatic")
@@ -120,6 +120,16 @@ def build(out: Path, cache: Path | None = None, log=print) -> Site:
     site_wheels.append(project_wheel(pydir))
     site_lock = lock.site_lock(official, names, site_wheels)
     (pydir / "pyodide-lock.json").write_text(json.dumps(site_lock, indent=1) + "\n")
+    node = bytecode.node()
+    if node:
+        log("compiling the packages to bytecode (Pyodide under Node.js)")
+        from vmemlab import __version__
+        site_wheels.append(bytecode.compile_packages(pydir, sorted(site_lock["packages"]), STARTUP,
+                                                     __version__, node))
+        site_lock = lock.site_lock(official, names, site_wheels)
+        (pydir / "pyodide-lock.json").write_text(json.dumps(site_lock, indent=1) + "\n")
+    else:
+        log("no Node.js found: the site ships sources only (browsers compile them on each cold load)")
     copy_panel_assets(downloaded["panel==" + pins.PANEL_VERSION], stage)
 
     log("rendering the page (runs the app once to pre-render it)")

@@ -22,6 +22,9 @@ import pyodide.ffi as _ffi
 if not hasattr(_ffi, "jsnull"):  # Panel 1.9 uses pyodide.ffi.jsnull, added in Pyodide 0.28
     _ffi.jsnull = object()
 """
+# What the worker runs to start the app: the prelude, then the code Panel's converter wraps ENTRY in.
+STARTUP = (PRELUDE + "from panel.io.pyodide import init_doc, write_doc\ninit_doc()\n"
+           + ENTRY + "await write_doc()\n")
 
 
 def template(name: str) -> str:
