@@ -18,7 +18,9 @@ pytest.importorskip("playwright.sync_api")
 pytest.importorskip("panel")
 
 from vmemlab.webstatic import browser as site_browser  # noqa: E402
+from vmemlab.webstatic import pack  # noqa: E402
 from vmemlab.webstatic.build import build  # noqa: E402
+from vmemlab.webstatic.pack import read_pack  # noqa: E402
 
 READY_TIMEOUT = 300_000   # ms; a cold start on a busy 2-core machine
 ACTION_TIMEOUT = 60_000
@@ -67,27 +69,37 @@ def wait_log(page, text: str) -> None:
 
 
 def test_site_is_locked_and_lean(site):
-    """Every package the page loads is in the lock with its sha256; pandas and scipy are not."""
+    """numpy comes through Pyodide's lock, the rest in the pack; both with their sha256 checked;
+    pandas, scipy, pillow are not shipped at all."""
     lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())["packages"]
     manifest = json.loads((site / "site.json").read_text())["files"]
     for entry in lock.values():
         assert manifest[f"pyodide/{entry['file_name']}"]["sha256"] == entry["sha256"]
-    assert {"numpy", "panel", "bokeh", "vmemlab"} <= set(lock)
-    assert not {"pandas", "scipy", "pillow", "contourpy"} & set(lock)
+    assert set(lock) == {"numpy"}
+    packed = read_pack(site / "pyodide" / pack.FILE_NAME)
+    tops = {n.split("/")[0] for n in packed}
+    assert {"panel", "bokeh", "param", "vmemlab", "vmemlab-0.1.0.dist-info", "bokeh-3.9.2.dist-info"} <= tops
+    assert not {"pandas", "scipy", "PIL", "contourpy"} & tops
+    assert not any(n.startswith("bokeh/server/static/") or n.endswith(".so") for n in packed)
+    assert pack.integrity(site / "pyodide" / pack.FILE_NAME) in (site / "app.js").read_text()
 
 
 def test_site_ships_hash_checked_bytecode_for_what_the_page_imports(site):
-    """Pyodide under Node compiled the modules the start-up imports; Python 3.12 pycs, PEP 552
-    checked-hash (a pyc whose source changed is ignored, never run)."""
-    lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())["packages"]
-    with zipfile.ZipFile(site / "pyodide" / lock["vmemlab-bytecode"]["file_name"]) as z:
-        names = set(z.namelist())
-        header = z.read("panel/__pycache__/__init__.cpython-312.pyc")[:8]
+    """Pyodide under Node compiled the modules the start-up imports, from the packages and from the
+    standard library (which Pyodide 0.27 ships as sources); Python 3.12 pycs, PEP 552 hash-based."""
+    packed = read_pack(site / "pyodide" / pack.FILE_NAME)
+    header = packed["panel/__pycache__/__init__.cpython-312.pyc"][:8]
     assert header[:4] == (3531).to_bytes(2, "little") + b"\r\n"            # CPython 3.12's magic number
-    assert int.from_bytes(header[4:8], "little") == 0b11                 # hash-based, checked
+    assert int.from_bytes(header[4:8], "little") == 0b01                 # hash-based, not re-checked
     assert {"bokeh/models/__pycache__/plots.cpython-312.pyc", "vmemlab/web/__pycache__/app.cpython-312.pyc",
-            "numpy/__pycache__/__init__.cpython-312.pyc"} <= names
-    assert not any("/tests/" in n for n in names)                        # only what the page imports
+            "numpy/__pycache__/__init__.cpython-312.pyc"} <= set(packed)
+    pycs = [n for n in packed if n.endswith(".pyc")]
+    assert not any("/tests/" in n for n in pycs)                         # only what the page imports
+    assert all(n.replace("__pycache__/", "").replace(".cpython-312.pyc", ".py") in packed
+               for n in pycs if not n.startswith("numpy/"))              # each next to its source
+    with zipfile.ZipFile(site / "pyodide" / "python_stdlib.zip") as z:
+        stdlib = set(z.namelist())
+    assert {"asyncio/base_events.pyc", "asyncio/base_events.py", "_pyodide/_base.pyc", "json/__init__.pyc"} <= stdlib
 
 
 def test_lesson_plug_fragment_unplug_offline(served):
@@ -118,14 +130,14 @@ def test_lesson_plug_fragment_unplug_offline(served):
 
 
 def test_a_tampered_package_is_refused_with_a_clear_message(site, tmp_path):
-    """The lock's sha256 is enforced in the browser: a changed wheel stops the load, visibly."""
+    """The pack's sha256 is enforced in the browser: a changed pack stops the load, visibly."""
     copy = shutil.copytree(site, tmp_path / "site")
-    wheel = next((copy / "pyodide").glob("param-*.whl"))
-    wheel.write_bytes(wheel.read_bytes() + b"tampered")
+    packed = copy / "pyodide" / pack.FILE_NAME
+    packed.write_bytes(packed.read_bytes() + b"tampered")
     with site_browser.serve(copy) as url, site_browser.chromium() as b:
         page, _errors = open_site(b, url + "index.html")
         assert page.evaluate("window.vmemlabSite.state") == "error"
         text = page.locator("#vm-loading-text").inner_text()
-        assert "did not match its sha256" in text and "param" in text
+        assert "did not match their sha256" in text and pack.FILE_NAME in text
         shot(page, "static-tampered")
         assert b.blocked == []

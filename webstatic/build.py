@@ -4,7 +4,8 @@ Layout of ``out``::
 
     index.html               the page (Bokeh and Panel JS inlined), with the loading screen
     app.js                   the web worker: Pyodide, then the app
-    pyodide/                 runtime files, package files and the site's pyodide-lock.json
+    pyodide/                 runtime files, numpy and the site's pyodide-lock.json
+    pyodide/site-packages.pack.gz   every pure-Python package, with precompiled bytecode
     panelcdn/<panel>/dist/   Panel's stylesheets and themes (PANEL_CDN_ROOT points here)
     site.json                versions and every file's size and sha256
 """
@@ -21,7 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bytecode, fetch, lock, pins, runtime, wheels
+from . import bytecode, fetch, lock, pack, pins, runtime, wheels
 from .page import CDN_ROOT, STARTUP
 
 # Packages of this project that run in the browser (with their sub-packages; not the TUI or benchmarks).
@@ -51,10 +52,9 @@ def _package_dir(name: str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
-def project_wheel(dest: Path) -> Path:
+def project_files() -> dict[str, bytes]:
     from vmemlab import __version__
-    return wheels.project_wheel(dest, "vmemlab", __version__,
-                                [(p, _package_dir(p)) for p in PROJECT_PACKAGES],
+    return wheels.project_files("vmemlab", __version__, [(p, _package_dir(p)) for p in PROJECT_PACKAGES],
                                 ["numpy", "panel==" + pins.PANEL_VERSION])
 
 
@@ -116,26 +116,26 @@ def build(out: Path, cache: Path | None = None, log=print) -> Site:
     official = runtime.official_lock(tarball)
     names = runtime.lock_closure(official, pins.PYODIDE_PACKAGES)
     pyodide_files = runtime.copy_packages(bundle, official, names, pydir)
-    site_wheels = [wheels.prepare(downloaded[w.requirement], pydir, w.native) for w in pins.WHEELS]
-    site_wheels.append(project_wheel(pydir))
-    site_lock = lock.site_lock(official, names, site_wheels)
-    (pydir / "pyodide-lock.json").write_text(json.dumps(site_lock, indent=1) + "\n")
+    (pydir / "pyodide-lock.json").write_text(json.dumps(lock.site_lock(official, names), indent=1) + "\n")
+    sources = project_files()
+    for w in pins.WHEELS:
+        sources |= wheels.wheel_files(downloaded[w.requirement], w.native)
+    site_pack = pack.write_pack(pydir / pack.FILE_NAME, sources)
     node = bytecode.node()
     if node:
-        log("compiling the packages to bytecode (Pyodide under Node.js)")
-        from vmemlab import __version__
-        site_wheels.append(bytecode.compile_packages(pydir, sorted(site_lock["packages"]), STARTUP,
-                                                     __version__, node))
-        site_lock = lock.site_lock(official, names, site_wheels)
-        (pydir / "pyodide-lock.json").write_text(json.dumps(site_lock, indent=1) + "\n")
+        log("compiling what the page imports to bytecode (Pyodide under Node.js)")
+        pycs, stdlib_pycs = bytecode.compile_site(pydir, names, site_pack, STARTUP, node)
+        site_pack = pack.write_pack(site_pack, sources | pycs)
+        bytecode.add_to_zip(pydir / "python_stdlib.zip", stdlib_pycs)
     else:
         log("no Node.js found: the site ships sources only (browsers compile them on each cold load)")
     copy_panel_assets(downloaded["panel==" + pins.PANEL_VERSION], stage)
 
     log("rendering the page (runs the app once to pre-render it)")
-    package_bytes = {p.name: p.stat().st_size for p in pyodide_files + site_wheels}
-    render_page(stage, {"packages": sorted(site_lock["packages"]), "package_bytes": package_bytes,
+    package_bytes = {p.name: p.stat().st_size for p in pyodide_files + [site_pack]}
+    render_page(stage, {"packages": names, "package_bytes": package_bytes,
                         "package_mb": sum(package_bytes.values()) / 1e6,
+                        "pack": {"url": f"./pyodide/{site_pack.name}", "integrity": pack.integrity(site_pack)},
                         "pyodide_version": pins.PYODIDE_VERSION})
     files = write_manifest(stage)
     shutil.rmtree(out, ignore_errors=True)

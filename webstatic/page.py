@@ -56,9 +56,9 @@ def render(out: Path, params: dict) -> None:
     assert config.cdn_root == CDN_ROOT, "run with PANEL_CDN_ROOT set (see module docstring)"
     convert.WORKER_HANDLER_TEMPLATE = _Fixed("{% raw %}" + template("handler.js") + "{% endraw %}")
     convert.WEB_WORKER_TEMPLATE = _Fixed(
-        template("worker.js"), packages=json.dumps(params["packages"]),
-        package_bytes=json.dumps(params["package_bytes"]), prelude=js_literal(PRELUDE),
-        pyodide_version=params["pyodide_version"])
+        "{% raw %}" + template("pack.js") + "{% endraw %}\n" + template("worker.js"),
+        packages=json.dumps(params["packages"]), package_bytes=json.dumps(params["package_bytes"]),
+        pack=json.dumps(params["pack"]), prelude=js_literal(PRELUDE), pyodide_version=params["pyodide_version"])
     with set_resource_mode("inline"):
         html, worker = convert.script_to_html(io.StringIO(ENTRY), requirements=[], js_resources=[],
                                               runtime="pyodide-worker", prerender=True, inline=True)

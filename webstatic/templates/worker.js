@@ -2,8 +2,9 @@
 // Rendered by `vmemlab build-web` (vmemlab/webstatic/page.py); derived from Panel's
 // pyodide_worker.js template (BSD-3-Clause), with local files, integrity checks and progress.
 
-const PACKAGES = {{ packages }};      // lock names, loaded in one loadPackage call
+const PACKAGES = {{ packages }};      // lock names (numpy), loaded in one loadPackage call
 const PACKAGE_BYTES = {{ package_bytes }};  // file name -> size, for the progress bar
+const PACK = {{ pack }};              // the pure-Python packages: url and integrity (sha256)
 
 function progress(step, text, extra) {
   self.postMessage(Object.assign({type: 'progress', step: step, text: text, at: Date.now()}, extra || {}));
@@ -39,8 +40,19 @@ function countPackageBytes() {
   };
 }
 
+// The pack, inflated by the browser; fetched while the runtime starts.
+async function fetchPack() {
+  const response = await fetch(PACK.url, {integrity: PACK.integrity});
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const inflated = new Blob([await response.arrayBuffer()]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(inflated).arrayBuffer());
+}
+
 async function startApplication() {
   progress('runtime', 'Fetching the Python runtime (Pyodide {{ pyodide_version }}, WebAssembly)');
+  countPackageBytes();
+  const pack = fetchPack();
+  pack.catch(() => {});  // reported below, once the runtime is up
   try {
     importScripts('./pyodide/pyodide.js');
   } catch (e) {
@@ -54,7 +66,6 @@ async function startApplication() {
     return;
   }
   progress('runtime-done', 'Python runtime started');
-  countPackageBytes();
   const errors = [];
   await self.pyodide.loadPackage(PACKAGES, {
     messageCallback: () => {},
@@ -64,6 +75,14 @@ async function startApplication() {
   if (errors.length) {
     fail('A package file failed to load or did not match its sha256 in pyodide/pyodide-lock.json:\n' +
          errors.join('\n'));
+    return;
+  }
+  try {
+    const root = self.pyodide.runPython('import site; site.getsitepackages()[0]');
+    installPack(self.pyodide, await pack, root);
+    self.pyodide.runPython('import importlib; importlib.invalidate_caches()');
+  } catch (e) {
+    fail(`The Python packages (${PACK.url}) failed to load or did not match their sha256: ${e.message}`);
     return;
   }
   progress('packages-done', 'Packages loaded and verified');

@@ -1,0 +1,48 @@
+"""The pack format the static site's worker installs (webstatic/pack.py, templates/pack.js)."""
+import base64
+import gzip
+import json
+import shutil
+import subprocess
+from importlib import resources
+
+import pytest
+
+from vmemlab.webstatic import pack
+
+FILES = {"b/__init__.py": b"B = 1\n", "a/data.bin": bytes(range(256)) * 3, "a/__init__.py": b"", "c.py": b"x" * 70000}
+
+
+def test_round_trip_and_byte_for_byte_reproducible(tmp_path):
+    one = pack.write_pack(tmp_path / "one.gz", FILES)
+    two = pack.write_pack(tmp_path / "two.gz", dict(reversed(list(FILES.items()))))
+    assert pack.read_pack(one) == FILES
+    assert one.read_bytes() == two.read_bytes()                     # sorted, no gzip timestamp
+    assert pack.integrity(one).startswith("sha256-") and pack.integrity(one) == pack.integrity(two)
+
+
+def test_refuses_a_file_that_is_not_a_pack(tmp_path):
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(gzip.compress(b"PK\x03\x04 a zip, say"))
+    with pytest.raises(ValueError, match="not a vmemlab pack"):
+        pack.read_pack(bad)
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs Node.js")
+def test_the_javascript_reader_finds_the_same_files(tmp_path):
+    """templates/pack.js (used by the browser worker) against pack.py, through a fake file system."""
+    packed = pack.write_pack(tmp_path / "p.gz", FILES)
+    reader = resources.files("vmemlab.webstatic").joinpath("templates", "pack.js")
+    js = f"""
+    const {{installPack}} = require({json.dumps(str(reader))});
+    const zlib = require('zlib'), fs = require('fs');
+    const files = {{}}, dirs = [];
+    const fake = {{FS: {{mkdirTree: (d) => dirs.push(d),
+                         writeFile: (p, b) => {{ files[p] = Buffer.from(b).toString('base64'); }}}}}};
+    const n = installPack(fake, new Uint8Array(zlib.gunzipSync(fs.readFileSync({json.dumps(str(packed))}))), '/site');
+    console.log(JSON.stringify({{n, files, dirs}}));
+    """
+    out = json.loads(subprocess.run(["node", "-e", js], capture_output=True, text=True, check=True).stdout)
+    assert out["n"] == len(FILES)
+    assert {k: base64.b64decode(v) for k, v in out["files"].items()} == {f"/site/{k}": v for k, v in FILES.items()}
+    assert sorted(out["dirs"]) == ["/site", "/site/a", "/site/b"]
