@@ -133,8 +133,9 @@ def build(out: Path, cache: Path | None = None, log=print) -> Site:
 
     log("rendering the page (runs the app once to pre-render it)")
     package_bytes = {p.name: p.stat().st_size for p in pyodide_files + [site_pack]}
+    runtime_bytes = sum((pydir / name).stat().st_size for name in pins.PYODIDE_CORE_FILES)
     render_page(stage, {"packages": names, "package_bytes": package_bytes,
-                        "package_mb": sum(package_bytes.values()) / 1e6,
+                        "package_mb": sum(package_bytes.values()) / 1e6, "runtime_mb": runtime_bytes / 1e6,
                         "pack": {"url": f"./pyodide/{site_pack.name}", "integrity": pack.integrity(site_pack)},
                         "pyodide_version": pins.PYODIDE_VERSION})
     files = write_manifest(stage)

@@ -62,7 +62,8 @@ def render(out: Path, params: dict) -> None:
     with set_resource_mode("inline"):
         html, worker = convert.script_to_html(io.StringIO(ENTRY), requirements=[], js_resources=[],
                                               runtime="pyodide-worker", prerender=True, inline=True)
-    loading = _Fixed(template("loading.html")).render({"package_mb": f"{params['package_mb']:.0f}"})
+    loading = _Fixed(template("loading.html")).render({"package_mb": f"{params['package_mb']:.0f}",
+                                                       "runtime_mb": f"{params['runtime_mb']:.0f}"})
     # The page's own <body> tag is the last one (the inlined Bokeh JS contains the string too).
     body = f'<body class="{LOADING_INDICATOR_CSS_CLASS} pn-{config.loading_spinner}">'
     before, found, after = html.rpartition(body)
