@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -47,6 +51,18 @@ class _Fixed:
         return self.template.render({**context, **self.extra})
 
 
+@contextmanager
+def seeded_ids() -> Iterator[None]:
+    """Bokeh names the page's root elements and document with ``uuid4``; seeded here, two builds
+    of the same checkout write the same page, byte for byte (the ids only need to be unique)."""
+    rng, real = random.Random(0), uuid.uuid4
+    uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+    try:
+        yield
+    finally:
+        uuid.uuid4 = real
+
+
 def render(out: Path, params: dict) -> None:
     from panel.config import config
     from panel.io import convert
@@ -59,7 +75,7 @@ def render(out: Path, params: dict) -> None:
         "{% raw %}" + template("pack.js") + "{% endraw %}\n" + template("worker.js"),
         packages=json.dumps(params["packages"]), package_bytes=json.dumps(params["package_bytes"]),
         pack=json.dumps(params["pack"]), prelude=js_literal(PRELUDE), pyodide_version=params["pyodide_version"])
-    with set_resource_mode("inline"):
+    with set_resource_mode("inline"), seeded_ids():
         html, worker = convert.script_to_html(io.StringIO(ENTRY), requirements=[], js_resources=[],
                                               runtime="pyodide-worker", prerender=True, inline=True)
     loading = _Fixed(template("loading.html")).render({"package_mb": f"{params['package_mb']:.0f}",

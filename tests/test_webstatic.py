@@ -1,14 +1,17 @@
-"""The pack format the static site's worker installs (webstatic/pack.py, templates/pack.js)."""
+"""The static site build: the pack format the worker installs (webstatic/pack.py, templates/pack.js)
+and a reproducible page (webstatic/page.py)."""
 import base64
 import gzip
 import json
 import shutil
 import subprocess
+import uuid
 from importlib import resources
 
 import pytest
 
 from vmemlab.webstatic import pack
+from vmemlab.webstatic.page import seeded_ids
 
 FILES = {"b/__init__.py": b"B = 1\n", "a/data.bin": bytes(range(256)) * 3, "a/__init__.py": b"", "c.py": b"x" * 70000}
 
@@ -46,3 +49,13 @@ def test_the_javascript_reader_finds_the_same_files(tmp_path):
     assert out["n"] == len(FILES)
     assert {k: base64.b64decode(v) for k, v in out["files"].items()} == {f"/site/{k}": v for k, v in FILES.items()}
     assert sorted(out["dirs"]) == ["/site", "/site/a", "/site/b"]
+
+
+def test_page_ids_are_seeded_only_while_rendering():
+    """Two builds write the same index.html: Bokeh's uuid4 element ids come from a fixed seed."""
+    with seeded_ids():
+        one = [uuid.uuid4() for _ in range(3)]
+    with seeded_ids():
+        two = [uuid.uuid4() for _ in range(3)]
+    assert one == two and len(set(one)) == 3 and all(u.version == 4 for u in one)
+    assert uuid.uuid4() not in one                                  # the real one is back
