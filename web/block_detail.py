@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Range1d, Rect
 
 from vmemlab.core import view
 from vmemlab.core.memory import PAGES_PER_CHUNK
@@ -12,6 +11,7 @@ from vmemlab.core.units import human
 
 from .base import View, on_change
 from .markup import html_pane, table_html
+from .plot import plot, vbar_stack
 from .state import SandboxState
 
 PAGE_KINDS = ("unmovable", "movable", "free")
@@ -33,20 +33,16 @@ class BlockDetail(View):
         self.update()
 
     def _figure(self):
-        fig = figure(height=230, sizing_mode="stretch_width", tools="save", toolbar_location="right",
-                     x_range=Range1d(-0.5, 63.5), y_range=Range1d(STRIP_Y * 1.6, PAGES_PER_CHUNK * 1.02),
-                     x_axis_label="subblock", y_axis_label="4 KiB pages")
-        bars = fig.vbar_stack(PAGE_KINDS, x="x", width=0.85, color=PAGE_COLOURS, source=self.source,
-                              legend_label=[f"{k} pages" for k in PAGE_KINDS])
-        strip = fig.rect(x="x", y=STRIP_Y, width=0.95, height=abs(STRIP_Y) * 0.9, fill_color="colour",
-                         line_color=None, source=self.source)
+        fig = plot(height=230, tools="save", grid="y", x_range=Range1d(-0.5, 63.5),
+                   y_range=Range1d(STRIP_Y * 1.6, PAGES_PER_CHUNK * 1.02), x_label="subblock", y_label="4 KiB pages")
+        bars = vbar_stack(fig, self.source, PAGE_KINDS, PAGE_COLOURS, x="x", width=0.85)
+        strip = fig.add_glyph(self.source, Rect(x="x", y=STRIP_Y, width=0.95, height=abs(STRIP_Y) * 0.9,
+                                                fill_color="colour", line_color=None))
         fig.add_tools(HoverTool(renderers=[*bars, strip], tooltips=[
             ("subblock", "@x"), ("state", "@state"), ("unmovable", "@unmovable"), ("movable", "@movable"),
             ("free", "@free")]))
-        fig.legend.orientation = "horizontal"
-        fig.add_layout(fig.legend[0], "above")
-        fig.toolbar.logo = None
-        fig.xgrid.visible = False
+        fig.add_layout(Legend(items=[LegendItem(label=f"{k} pages", renderers=[r]) for k, r in zip(PAGE_KINDS, bars)],
+                              orientation="horizontal"), "above")
         return fig
 
     def __panel__(self):

@@ -14,14 +14,14 @@ import math
 import numpy as np
 import panel as pn
 from bokeh.events import Tap
-from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, HoverTool, Image, Quad, Range1d, Span
 
 from vmemlab.core import view
 from vmemlab.core.actions import Action
 
 from . import grid
 from .base import View
+from .plot import plot
 from .region_map import cell_mapper
 from .state import SandboxState
 
@@ -49,18 +49,16 @@ class HistoryImage(View):
         self.update()
 
     def _figure(self):
-        fig = figure(height=300, sizing_mode="stretch_width", x_range=Range1d(-0.5, COLUMN_CHUNK), y_range=Range1d(1, 0),
-                     tools="xpan,xwheel_zoom,reset,save", toolbar_location="right", min_border_left=60,
-                     x_axis_label="step: actions applied (dashed line = now; tap a column to go there)",
-                     y_axis_label="memory block")
+        fig = plot(height=300, x_range=Range1d(-0.5, COLUMN_CHUNK), y_range=Range1d(1, 0),
+                   tools="xpan,xwheel_zoom,reset,save", grid="", min_border_left=60,
+                   x_label="step: actions applied (dashed line = now; tap a column to go there)",
+                   y_label="memory block")
         mapper = cell_mapper()
         mapper.high_color = "rgba(0, 0, 0, 0)"
-        fig.image(image="image", x=-0.5, y="y", dw="dw", dh="dh", source=self.image, color_mapper=mapper)
-        cols = fig.quad(left="left", right="right", bottom=0, top=0, source=self.steps, fill_alpha=0, line_alpha=0)
+        fig.add_glyph(self.image, Image(image="image", x=-0.5, y="y", dw="dw", dh="dh", color_mapper=mapper))
+        cols = fig.add_glyph(self.steps, Quad(left="left", right="right", bottom=0, top=0, fill_alpha=0, line_alpha=0))
         fig.add_tools(HoverTool(renderers=[cols], tooltips=[("step", "@step"), ("action", "@action")], mode="vline"))
         fig.add_layout(self.cursor)
-        fig.grid.visible = False
-        fig.toolbar.logo = None
         fig.on_event(Tap, self._on_tap)
         self._steps_glyph = cols.glyph
         return fig

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, Legend, Span
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, HoverTool, Legend, Span, Step, Title
 
 from vmemlab.core import view
 from vmemlab.core.machine import Metrics
 from vmemlab.core.units import GiB, MiB
 
 from .base import View
+from .plot import plot, vbar_stack
 from .state import SandboxState
 
 SIZES = (("requested", "requested_size", "#cc79a7"), ("plugged", "plugged_size", "#0072b2"),
@@ -59,43 +59,38 @@ class MetricsPlots(View):
                                pn.pane.Bokeh(self.memmap, sizing_mode="stretch_width")]
 
     def _sizes_figure(self):
-        fig = figure(height=260, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
-                     x_axis_label="simulated time (s)", y_axis_label="GiB", title="sizes over simulated time")
+        fig = plot(height=260, tools="xpan,xwheel_zoom,reset,save", x_label="simulated time (s)", y_label="GiB",
+                   title=Title(text="sizes over simulated time"))
         items = []
         for key, label, colour in SIZES:
-            r = fig.step(x="time", y=key, source=self.source, mode="after", line_width=2, color=colour,
-                         line_dash="dotted" if key == "usable" else "solid")
+            r = fig.add_glyph(self.source, Step(x="time", y=key, mode="after", line_width=2, line_color=colour,
+                                                line_dash="dotted" if key == "usable" else "solid"))
             items.append((label, [r]))
         fig.add_layout(Legend(items=items, location="top_left", orientation="horizontal", background_fill_alpha=0.7), "above")
         fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("t", "@time{0.000} s"), ("requested", "@requested{0.00} GiB"),
                                           ("plugged", "@plugged{0.00} GiB"), ("usable", "@usable{0.00} GiB"),
                                           ("MemTotal", "@mem_total{0.00} GiB")], mode="vline"))
-        fig.toolbar.logo = None
         return fig
 
     def _memmap_figure(self):
-        fig = figure(height=200, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
-                     x_axis_label="step", y_axis_label="MiB", title="memmap of hot-added memory (64 B per 4 KiB page)")
-        fig.step(x="step", y="memmap", source=self.source, mode="after", line_width=2, color="#009e73")
+        fig = plot(height=200, tools="xpan,xwheel_zoom,reset,save", x_label="step", y_label="MiB",
+                   title=Title(text="memmap of hot-added memory (64 B per 4 KiB page)"))
+        fig.add_glyph(self.source, Step(x="step", y="memmap", mode="after", line_width=2, line_color="#009e73"))
         fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("memmap", "@memmap{0.0} MiB")], mode="vline"))
         fig.add_layout(self.now)
-        fig.toolbar.logo = None
         return fig
 
     def _blocks_figure(self, states: list[str]):
-        fig = figure(height=220, sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset,save",
-                     x_axis_label="step", y_axis_label="memory blocks", title="device memory blocks per state")
+        fig = plot(height=220, tools="xpan,xwheel_zoom,reset,save", x_label="step", y_label="memory blocks",
+                   title=Title(text="device memory blocks per state"))
         if states:
-            fig.vbar_stack([f"blocks_{s}" for s in states], x="step", width=0.9, source=self.source,
-                           color=[state_colour(s, k) for k, s in enumerate(states)],
-                           legend_label=[s.lower().replace("_", " ") for s in states])
-            fig.legend.location = "top_left"
-            fig.legend.orientation = "horizontal"
-            fig.legend.background_fill_alpha = 0.7
+            bars = vbar_stack(fig, self.source, [f"blocks_{s}" for s in states],
+                              [state_colour(s, k) for k, s in enumerate(states)], x="step", width=0.9)
+            fig.add_layout(Legend(items=[(s.lower().replace("_", " "), [r]) for s, r in zip(states, bars)],
+                                  location="top_left", orientation="horizontal", background_fill_alpha=0.7))
         self.blocks_now = Span(location=self.now.location, dimension="height", line_color="#000000",
                                line_dash="dashed")
         fig.add_layout(self.blocks_now)
-        fig.toolbar.logo = None
         return fig
 
     def __panel__(self):

@@ -13,8 +13,7 @@ import math
 import numpy as np
 import panel as pn
 from bokeh.events import Tap
-from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper, Range1d, WheelZoomTool
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, HoverTool, Image, LinearColorMapper, Quad, Range1d, WheelZoomTool
 
 from vmemlab.core import view
 from vmemlab.core.memory import CHUNK_SIZE, ZONE_NAMES, Zone
@@ -23,6 +22,7 @@ from vmemlab.core.units import human
 from . import grid
 from .base import View, on_change
 from .markup import html_pane
+from .plot import plot
 from .state import SandboxState
 
 STRIP_GAP = 1.0       # columns between the subblocks and the block-state strip
@@ -120,25 +120,22 @@ class RegionMap(View):
 
     # ----- building ---------------------------------------------------------------------
     def _figure(self):
-        fig = figure(height=420, sizing_mode="stretch_width", x_range=Range1d(0, 1), y_range=Range1d(1, 0),
-                     tools="pan,box_zoom,reset,save", toolbar_location="right", min_border_left=60,
-                     x_axis_label="2 MiB subblock within the memory block", y_axis_label="memory block (memoryN)")
+        fig = plot(height=420, x_range=Range1d(0, 1), y_range=Range1d(1, 0), tools="pan,box_zoom,reset,save",
+                   grid="", min_border_left=60, outline_line_color="#999999",
+                   x_label="2 MiB subblock within the memory block", y_label="memory block (memoryN)")
         fig.add_tools(WheelZoomTool(dimensions="height"))
-        fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image, color_mapper=chunk_mapper())
-        fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.strip, color_mapper=cell_mapper())
-        rows = fig.quad(left="left", right="right", bottom="bottom", top="top", source=self.rows,
-                        fill_alpha=0, line_alpha=0, hover_fill_alpha=0.15, hover_fill_color="#ffffff",
-                        hover_line_alpha=1, hover_line_color="#222222")
+        fig.add_glyph(self.image, Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=chunk_mapper()))
+        fig.add_glyph(self.strip, Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=cell_mapper()))
+        edges = {"left": "left", "right": "right", "bottom": "bottom", "top": "top"}
+        rows = fig.add_glyph(self.rows, Quad(**edges, fill_alpha=0, line_alpha=0),
+                             hover_glyph=Quad(**edges, fill_alpha=0.15, fill_color="#ffffff", line_alpha=1,
+                                              line_color="#222222"))
         self._rows_glyph = rows.glyph
-        fig.quad(left="left", right="right", bottom="bottom", top="top", source=self.selection,
-                 fill_alpha=0, line_color="#000000", line_width=3)
+        fig.add_glyph(self.selection, Quad(**edges, fill_alpha=0, line_color="#000000", line_width=3))
         fig.add_tools(HoverTool(renderers=[rows], tooltips=[
             ("block", "@name"), ("range", "@range"), ("state", "@state"), ("zone", "@zone"),
             ("plugged", "@plugged"), ("unmovable", "@unmovable")]))
-        fig.grid.visible = False
-        fig.outline_line_color = "#999999"
-        fig.xaxis.ticker.desired_num_ticks = 8
-        fig.toolbar.logo = None
+        fig.below[0].ticker.desired_num_ticks = 8
         fig.on_event(Tap, self._on_tap)
         return fig
 
