@@ -141,3 +141,17 @@ def test_a_tampered_package_is_refused_with_a_clear_message(site, tmp_path):
         assert "did not match their sha256" in text and pack.FILE_NAME in text
         shot(page, "static-tampered")
         assert b.blocked == []
+
+
+@pytest.mark.parametrize("feature, says", [("WebAssembly", "no WebAssembly"),
+                                           ("DecompressionStream", "no DecompressionStream")])
+def test_a_browser_without_what_the_site_needs_is_told_so(served, feature, says):
+    """Checked before the worker starts: the card names the missing feature instead of hanging."""
+    with site_browser.chromium() as b:
+        page = b.new_page()
+        page.add_init_script(f"delete window.{feature};")
+        page.goto(served + "index.html")
+        page.wait_for_function("document.body.dataset.site", timeout=ACTION_TIMEOUT)
+        assert page.evaluate("window.vmemlabSite.state") == "error"
+        assert says in page.locator("#vm-loading-text").inner_text()
+        assert page.evaluate("window.vmemlabWorker === undefined")       # nothing was started

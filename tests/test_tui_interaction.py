@@ -37,7 +37,7 @@ def test_play_runs_the_lesson_step_by_step_then_stops():
 def test_play_steps_one_request_per_tick_and_pause_stops_it():
     async def go():
         app = make_app(play_interval=0.1)
-        app.session.do("request", size="1G")
+        app.session.do("request", size="4G")      # 32 driver requests: seconds of margin on a busy machine
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("p")
             await wait_for(pilot, lambda: app.session.sandbox.position >= 2)

@@ -34,6 +34,11 @@
     fail('This browser cannot start web workers, which the sandbox needs. Use a current browser.');
     return;
   }
+  if (typeof DecompressionStream !== 'function') {
+    fail('This browser cannot inflate gzip data (no DecompressionStream), which loading the Python ' +
+         'packages needs. Use Chrome or Edge 80+, Firefox 113+ or Safari 16.4+.');
+    return;
+  }
 
   // Started at the top of <head> (start.html) so Pyodide boots while this page is parsed.
   const worker = window.vmemlabWorker;
