@@ -18,7 +18,7 @@ pytest.importorskip("playwright.sync_api")
 pytest.importorskip("panel")
 
 from vmemlab.webstatic import browser as site_browser  # noqa: E402
-from vmemlab.webstatic import pack  # noqa: E402
+from vmemlab.webstatic import fetch, pack  # noqa: E402
 from vmemlab.webstatic.build import build  # noqa: E402
 from vmemlab.webstatic.pack import read_pack  # noqa: E402
 
@@ -81,7 +81,9 @@ def test_site_is_locked_and_lean(site):
     assert {"panel", "bokeh", "param", "vmemlab", "vmemlab-0.1.0.dist-info", "bokeh-3.9.2.dist-info"} <= tops
     assert not {"pandas", "scipy", "PIL", "contourpy"} & tops
     assert not any(n.startswith("bokeh/server/static/") or n.endswith(".so") for n in packed)
-    assert pack.integrity(site / "pyodide" / pack.FILE_NAME) in (site / "app.js").read_text()
+    worker = (site / "app.js").read_text()
+    assert fetch.sri(site / "pyodide" / pack.FILE_NAME) in worker
+    assert fetch.sri(site / "pyodide" / "python_stdlib.zip") in worker
 
 
 def test_site_ships_hash_checked_bytecode_for_what_the_page_imports(site):
@@ -129,17 +131,20 @@ def test_lesson_plug_fragment_unplug_offline(served):
         assert b.blocked == [] and b.failed == [] and errors == []
 
 
-def test_a_tampered_package_is_refused_with_a_clear_message(site, tmp_path):
-    """The pack's sha256 is enforced in the browser: a changed pack stops the load, visibly."""
+@pytest.mark.parametrize("name, says", [(pack.FILE_NAME, "did not match their sha256"),
+                                         ("python_stdlib.zip", "did not match its sha256")])
+def test_a_tampered_file_is_refused_with_a_clear_message(site, tmp_path, name, says):
+    """The sha256 of the pack and of the standard library is enforced in the browser: a changed
+    file stops the load, visibly, and the message names it."""
     copy = shutil.copytree(site, tmp_path / "site")
-    packed = copy / "pyodide" / pack.FILE_NAME
-    packed.write_bytes(packed.read_bytes() + b"tampered")
+    changed = copy / "pyodide" / name
+    changed.write_bytes(changed.read_bytes() + b"tampered")
     with site_browser.serve(copy) as url, site_browser.chromium() as b:
         page, _errors = open_site(b, url + "index.html")
         assert page.evaluate("window.vmemlabSite.state") == "error"
         text = page.locator("#vm-loading-text").inner_text()
-        assert "did not match their sha256" in text and pack.FILE_NAME in text
-        shot(page, "static-tampered")
+        assert says in text and name in text
+        shot(page, f"static-tampered-{name}")
         assert b.blocked == []
 
 

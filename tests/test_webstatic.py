@@ -10,7 +10,7 @@ from importlib import resources
 
 import pytest
 
-from vmemlab.webstatic import pack
+from vmemlab.webstatic import fetch, pack
 from vmemlab.webstatic.page import seeded_ids
 
 FILES = {"b/__init__.py": b"B = 1\n", "a/data.bin": bytes(range(256)) * 3, "a/__init__.py": b"", "c.py": b"x" * 70000}
@@ -21,7 +21,7 @@ def test_round_trip_and_byte_for_byte_reproducible(tmp_path):
     two = pack.write_pack(tmp_path / "two.gz", dict(reversed(list(FILES.items()))))
     assert pack.read_pack(one) == FILES
     assert one.read_bytes() == two.read_bytes()                     # sorted, no gzip timestamp
-    assert pack.integrity(one).startswith("sha256-") and pack.integrity(one) == pack.integrity(two)
+    assert fetch.sri(one).startswith("sha256-") and fetch.sri(one) == fetch.sri(two)
 
 
 def test_refuses_a_file_that_is_not_a_pack(tmp_path):

@@ -136,7 +136,9 @@ def build(out: Path, cache: Path | None = None, log=print) -> Site:
     runtime_bytes = sum((pydir / name).stat().st_size for name in pins.PYODIDE_CORE_FILES)
     render_page(stage, {"packages": names, "package_bytes": package_bytes,
                         "package_mb": sum(package_bytes.values()) / 1e6, "runtime_mb": runtime_bytes / 1e6,
-                        "pack": {"url": f"./pyodide/{site_pack.name}", "integrity": pack.integrity(site_pack)},
+                        "pack": {"url": f"./pyodide/{site_pack.name}", "integrity": fetch.sri(site_pack)},
+                        "stdlib": {"url": "./pyodide/python_stdlib.zip",
+                                   "integrity": fetch.sri(pydir / "python_stdlib.zip")},
                         "pyodide_version": pins.PYODIDE_VERSION})
     files = write_manifest(stage)
     shutil.rmtree(out, ignore_errors=True)

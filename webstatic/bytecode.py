@@ -8,8 +8,8 @@ code and compiles every module imported so far: package modules to ``__pycache__
 pack, standard-library modules to ``name.pyc`` next to ``name.py`` in the site's copy of
 ``python_stdlib.zip`` (where zipimport looks).
 The files are unchecked hash-based pycs (PEP 552): Python does not re-read and hash the source
-on import (0.3-0.6 s saved). That is safe here because each pyc ships in the same integrity-checked
-file as its source, both made by one build; nothing in the browser can change one without the other.
+on import (0.3-0.6 s saved). That is safe here because each pyc ships in the same file as its
+source (the pack or the stdlib zip), both written by one build, so the two cannot drift apart.
 Modules imported only later (by a rarely used action) are compiled in the browser; compiling
 everything would double the download for little gain.
 """

@@ -36,15 +36,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _sri_sha512(path: Path) -> str:
-    h = hashlib.sha512(path.read_bytes()).digest()
-    return "sha512-" + base64.b64encode(h).decode()
+def sri(path: Path, algorithm: str = "sha256") -> str:
+    """The Subresource Integrity value of a file (``sha256-<base64>``), as npm and browsers use it."""
+    return f"{algorithm}-" + base64.b64encode(hashlib.new(algorithm, path.read_bytes()).digest()).decode()
 
 
 def pyodide_tarball(cache: Path) -> Path:
     """The npm ``pyodide`` tarball, checked against npm's sha512 integrity pin."""
     dest = cache / "npm" / pins.PYODIDE_NPM_TARBALL
-    if dest.exists() and _sri_sha512(dest) == pins.PYODIDE_NPM_INTEGRITY:
+    if dest.exists() and sri(dest, "sha512") == pins.PYODIDE_NPM_INTEGRITY:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     spec = f"pyodide@{pins.PYODIDE_VERSION}"
@@ -55,7 +55,7 @@ def pyodide_tarball(cache: Path) -> Path:
         url = f"{NPM_REGISTRY}/pyodide/-/{pins.PYODIDE_NPM_TARBALL}"
         with urllib.request.urlopen(url, timeout=300) as r, open(dest, "wb") as f:
             shutil.copyfileobj(r, f)
-    if _sri_sha512(dest) != pins.PYODIDE_NPM_INTEGRITY:
+    if sri(dest, "sha512") != pins.PYODIDE_NPM_INTEGRITY:
         dest.unlink()
         raise FetchError(f"{spec}: tarball does not match the pinned integrity {pins.PYODIDE_NPM_INTEGRITY}")
     return dest

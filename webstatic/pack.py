@@ -12,9 +12,7 @@ order. ``templates/pack.js`` reads it; gzip without a timestamp keeps the build 
 """
 from __future__ import annotations
 
-import base64
 import gzip
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -49,8 +47,3 @@ def read_pack(path: Path) -> dict[str, bytes]:
         files[name] = data[at:at + n]
         at += n
     return files
-
-
-def integrity(path: Path) -> str:
-    """The Subresource Integrity value (``sha256-<base64>``) the worker fetches the pack with."""
-    return "sha256-" + base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()

@@ -74,7 +74,8 @@ def render(out: Path, params: dict) -> None:
     convert.WEB_WORKER_TEMPLATE = _Fixed(
         "{% raw %}" + template("pack.js") + "{% endraw %}\n" + template("worker.js"),
         packages=json.dumps(params["packages"]), package_bytes=json.dumps(params["package_bytes"]),
-        pack=json.dumps(params["pack"]), prelude=js_literal(PRELUDE), pyodide_version=params["pyodide_version"])
+        pack=json.dumps(params["pack"]), stdlib=json.dumps(params["stdlib"]), prelude=js_literal(PRELUDE),
+        pyodide_version=params["pyodide_version"])
     with set_resource_mode("inline"), seeded_ids():
         html, worker = convert.script_to_html(io.StringIO(ENTRY), requirements=[], js_resources=[],
                                               runtime="pyodide-worker", prerender=True, inline=True)

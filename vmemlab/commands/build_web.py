@@ -26,12 +26,13 @@ def size_table(site, top: int = 8) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from vmemlab.webstatic.build import BuildError, build
+    from vmemlab.webstatic.bytecode import BytecodeError
     from vmemlab.webstatic.fetch import FetchError
     from vmemlab.webstatic.runtime import VerifyError
 
     try:
         site = build(args.out, args.cache, log=lambda m: print(f"build-web: {m}", file=sys.stderr))
-    except (BuildError, FetchError, VerifyError) as e:
+    except (BuildError, BytecodeError, FetchError, VerifyError) as e:
         print(f"vmemlab build-web: {e}", file=sys.stderr)
         return 1
     print(size_table(site))

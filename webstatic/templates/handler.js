@@ -63,7 +63,9 @@
 
   async function onMessage(event) {
     const msg = event.data;
-    if (msg.type === 'progress') {
+    if (site.state === 'error') {
+      return;  // the first error stays on the card; downloads still running may report later
+    } else if (msg.type === 'progress') {
       mark(msg.step, msg.at);
       if (!msg.step.endsWith('-done')) text.textContent = msg.text;
       if (msg.total) bar.style.width = `${(100 * msg.done / msg.total).toFixed(1)}%`;

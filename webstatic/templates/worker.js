@@ -5,6 +5,7 @@
 const PACKAGES = {{ packages }};      // lock names (numpy), loaded in one loadPackage call
 const PACKAGE_BYTES = {{ package_bytes }};  // file name -> size, for the progress bar
 const PACK = {{ pack }};              // the pure-Python packages: url and integrity (sha256)
+const STDLIB = {{ stdlib }};          // python_stdlib.zip (with the build's bytecode): url and integrity
 
 function progress(step, text, extra) {
   self.postMessage(Object.assign({type: 'progress', step: step, text: text, at: Date.now()}, extra || {}));
@@ -40,11 +41,16 @@ function countPackageBytes() {
   };
 }
 
+// A file of the site, refused by the browser unless its sha256 matches.
+async function fetchVerified(file) {
+  const response = await fetch(file.url, {integrity: file.integrity});
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
 // The pack, inflated by the browser; fetched while the runtime starts.
 async function fetchPack() {
-  const response = await fetch(PACK.url, {integrity: PACK.integrity});
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const inflated = new Blob([await response.arrayBuffer()]).stream().pipeThrough(new DecompressionStream('gzip'));
+  const inflated = new Blob([await fetchVerified(PACK)]).stream().pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(inflated).arrayBuffer());
 }
 
@@ -53,6 +59,13 @@ async function startApplication() {
   countPackageBytes();
   const pack = fetchPack();
   pack.catch(() => {});  // reported below, once the runtime is up
+  let stdLibURL;
+  try {
+    stdLibURL = URL.createObjectURL(new Blob([await fetchVerified(STDLIB)]));  // Pyodide reads the checked bytes
+  } catch (e) {
+    fail(`The standard library (${STDLIB.url}) failed to load or did not match its sha256: ${e.message}`);
+    return;
+  }
   try {
     importScripts('./pyodide/pyodide.js');
   } catch (e) {
@@ -60,7 +73,7 @@ async function startApplication() {
     return;
   }
   try {
-    self.pyodide = await loadPyodide({indexURL: './pyodide/'});
+    self.pyodide = await loadPyodide({indexURL: './pyodide/', stdLibURL: stdLibURL});
   } catch (e) {
     fail(`The Python runtime did not start (pyodide/pyodide.asm.wasm or python_stdlib.zip missing or broken): ${e.message}`);
     return;
