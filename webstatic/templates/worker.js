@@ -19,14 +19,25 @@ function sendPatch(patch, buffers, msg_id) {
   self.postMessage({type: 'patch', patch: patch, buffers: buffers});
 }
 
-// Pyodide fetches each package file and reads it with arrayBuffer(): count the bytes as they arrive.
-function countPackageBytes() {
+// Every fetch of the worker, Pyodide's own included, goes through here: a file with a sha256 in
+// STDLIB or PACK is fetched with Subresource Integrity (the browser refuses other bytes), and the
+// bytes of package files are counted for the progress bar as they arrive.
+const refused = [];   // URLs that failed to load or to verify
+function checkedFetches() {
+  const integrity = {[STDLIB.url.split('/').pop()]: STDLIB.integrity, [PACK.url.split('/').pop()]: PACK.integrity};
   const total = Object.values(PACKAGE_BYTES).reduce((a, b) => a + b, 0);
   const plainFetch = self.fetch.bind(self);
   let done = 0;
   self.fetch = async (url, options) => {
-    const response = await plainFetch(url, options);
     const name = String(url).split('/').pop();
+    let response;
+    try {
+      response = await plainFetch(url, name in integrity ? {...options, integrity: integrity[name]} : options);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    } catch (e) {
+      refused.push(`${url}: ${e.message}`);
+      throw e;
+    }
     if (name in PACKAGE_BYTES) {
       const read = response.arrayBuffer.bind(response);
       response.arrayBuffer = async () => {
@@ -41,31 +52,18 @@ function countPackageBytes() {
   };
 }
 
-// A file of the site, refused by the browser unless its sha256 matches.
-async function fetchVerified(file) {
-  const response = await fetch(file.url, {integrity: file.integrity});
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.arrayBuffer();
-}
-
 // The pack, inflated by the browser; fetched while the runtime starts.
 async function fetchPack() {
-  const inflated = new Blob([await fetchVerified(PACK)]).stream().pipeThrough(new DecompressionStream('gzip'));
+  const response = await fetch(PACK.url);
+  const inflated = new Blob([await response.arrayBuffer()]).stream().pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(inflated).arrayBuffer());
 }
 
 async function startApplication() {
   progress('runtime', 'Fetching the Python runtime (Pyodide {{ pyodide_version }}, WebAssembly)');
-  countPackageBytes();
+  checkedFetches();
   const pack = fetchPack();
   pack.catch(() => {});  // reported below, once the runtime is up
-  let stdLibURL;
-  try {
-    stdLibURL = URL.createObjectURL(new Blob([await fetchVerified(STDLIB)]));  // Pyodide reads the checked bytes
-  } catch (e) {
-    fail(`The standard library (${STDLIB.url}) failed to load or did not match its sha256: ${e.message}`);
-    return;
-  }
   try {
     importScripts('./pyodide/pyodide.js');
   } catch (e) {
@@ -73,9 +71,11 @@ async function startApplication() {
     return;
   }
   try {
-    self.pyodide = await loadPyodide({indexURL: './pyodide/', stdLibURL: stdLibURL});
+    self.pyodide = await loadPyodide({indexURL: './pyodide/'});
   } catch (e) {
-    fail(`The Python runtime did not start (pyodide/pyodide.asm.wasm or python_stdlib.zip missing or broken): ${e.message}`);
+    const stdlib = refused.find((r) => r.includes(STDLIB.url.split('/').pop()));
+    fail(stdlib ? `The standard library failed to load or did not match its sha256: ${stdlib}`
+                : `The Python runtime did not start (pyodide/pyodide.asm.wasm missing or broken): ${e.message}`);
     return;
   }
   progress('runtime-done', 'Python runtime started');
