@@ -128,6 +128,16 @@ def test_lesson_plug_fragment_unplug_offline(served):
         wait_map(page, "== 2 * 64")
         wait_log(page, "UNPLUG")
         shot(page, "static-unplugged")
+        tab(page, "Export & share")                                   # downloads work without a server
+        with page.expect_download(timeout=ACTION_TIMEOUT) as download:
+            page.get_by_text("Download trace (JSON)").click()
+        trace = json.loads(Path(download.value.path()).read_text())
+        assert trace["format"] == "vmemlab-trace"
+        done = [a["action"] for a in trace["actions"] if a["action"] != "settle"]
+        assert done == ["request", "alloc", "fragment", "request"]
+        tab(page, "Compare")                                          # so do the comparison models
+        page.get_by_text("Compare this run").click()
+        page.wait_for_selector("text=the whole run", timeout=ACTION_TIMEOUT)
         assert b.blocked == [] and b.failed == [] and errors == []
 
 
