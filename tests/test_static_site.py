@@ -141,6 +141,35 @@ def test_lesson_plug_fragment_unplug_offline(served):
         assert b.blocked == [] and b.failed == [] and errors == []
 
 
+CAPTURE = """() => { const s = vmemlabSite, w = s.worker; window.__sent = [];
+    const post = w.postMessage.bind(w);
+    w.postMessage = (m) => { if (m.type === 'patch') __sent.push(m); post(m); };
+    window.__input = (cls) => [...s.doc.all_models].find((m) => (m.css_classes || []).includes(cls)); }"""
+
+
+def test_changes_that_reach_the_worker_together_are_all_applied_in_order(served):
+    """A typed value and the click right after it can reach the worker in the same tick (the page
+    sends a click even while the worker is busy). Both must be applied, once each, in order:
+    handled concurrently they read each other's data (the click ran twice, the value was lost)."""
+    with site_browser.chromium() as b:
+        page, errors = open_site(b, served + "index.html")
+        tab(page, "Guest")
+        page.wait_for_selector(".vm-do-alloc button", timeout=ACTION_TIMEOUT)
+        page.evaluate(CAPTURE)
+        for cls, value in (("vm-in-alloc-size", "21M"), ("vm-in-fragment-percent", "3"),
+                           ("vm-in-alloc-size", "99M"), ("vm-in-fragment-percent", "9")):
+            page.evaluate(f"() => {{ __input('{cls}').value_input = '{value}'; }}")
+            page.wait_for_function("() => !vmemlabSite.worker.busy", timeout=ACTION_TIMEOUT)
+        page.evaluate("() => { const w = vmemlabSite.worker; w.busy = true;"       # 21M, then 3%, same tick
+                      " w.postMessage(__sent[0]); w.postMessage(__sent[1]); }")
+        page.wait_for_function("() => !vmemlabSite.worker.busy", timeout=ACTION_TIMEOUT)
+        page.locator(".vm-do-alloc button").click()
+        wait_log(page, "of anon pages allocated")
+        assert page.get_by_text("21M of anon pages allocated").count() == 1
+        assert page.get_by_text("99M of anon pages allocated").count() == 0
+        assert errors == []
+
+
 @pytest.mark.parametrize("name, says", [(pack.FILE_NAME, "did not match their sha256"),
                                          ("python_stdlib.zip", "did not match its sha256")])
 def test_a_tampered_file_is_refused_with_a_clear_message(site, tmp_path, name, says):

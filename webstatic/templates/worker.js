@@ -113,10 +113,17 @@ async function startApplication() {
   }
 }
 
-self.onmessage = async (event) => {
-  const msg = event.data;
+// Messages from the page are handled one at a time, in order. Each handler hands Python its data
+// in a global and runs code that can yield (runPythonAsync), so two interleaved handlers would
+// read each other's data: a click applied twice and the typed value before it lost.
+let handled = Promise.resolve();
+self.onmessage = (event) => {
+  handled = handled.then(() => handle(event.data)).catch((e) => console.error(e));
+};
+
+async function handle(msg) {
   if (msg.type === 'rendered') {
-    self.pyodide.runPythonAsync(`
+    await self.pyodide.runPythonAsync(`
     from panel.io.state import state
     from panel.io.pyodide import _link_docs_worker
 
@@ -135,7 +142,7 @@ self.onmessage = async (event) => {
     self.postMessage({type: 'idle', at: Date.now()});
   } else if (msg.type === 'location') {
     self.pyodide.globals.set('location', msg.location);
-    self.pyodide.runPythonAsync(`
+    await self.pyodide.runPythonAsync(`
     import json
     from panel.io.state import state
     from panel.util import edit_readonly
@@ -147,6 +154,6 @@ self.onmessage = async (event) => {
             })
     `);
   }
-};
+}
 
 startApplication();
