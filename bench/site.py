@@ -33,7 +33,7 @@ ACTIONS = (
 # The clock starts when the action's own button gets the click (seen in the capture phase, through
 # the shadow roots), so typing a size or switching a tab before it is not counted.
 START = """() => {
-  const bench = window.__bench = {t0: null, n: vmemlabSite.patches};
+  window.__bench = {t0: null, n: vmemlabSite.patches};
   if (!window.__benchListening) {
     window.__benchListening = true;
     document.addEventListener('click', (e) => {

@@ -121,12 +121,13 @@ def build(out: Path, cache: Path | None = None, log=print) -> Site:
     for w in pins.WHEELS:
         sources |= wheels.wheel_files(downloaded[w.requirement], w.native)
     site_pack = pack.write_pack(pydir / pack.FILE_NAME, sources)
+    stdlib = pydir / "python_stdlib.zip"   # from npm; the build adds bytecode to it
     node = bytecode.node()
     if node:
         log("compiling what the page imports to bytecode (Pyodide under Node.js)")
         pycs, stdlib_pycs = bytecode.compile_site(pydir, names, site_pack, STARTUP, node)
         site_pack = pack.write_pack(site_pack, sources | pycs)
-        bytecode.add_to_zip(pydir / "python_stdlib.zip", stdlib_pycs)
+        bytecode.add_to_zip(stdlib, stdlib_pycs)
     else:
         log("no Node.js found: the site ships sources only (browsers compile them on each cold load)")
     copy_panel_assets(downloaded["panel==" + pins.PANEL_VERSION], stage)
@@ -137,8 +138,7 @@ def build(out: Path, cache: Path | None = None, log=print) -> Site:
     render_page(stage, {"packages": names, "package_bytes": package_bytes,
                         "package_mb": sum(package_bytes.values()) / 1e6, "runtime_mb": runtime_bytes / 1e6,
                         "pack": {"url": f"./pyodide/{site_pack.name}", "integrity": fetch.sri(site_pack)},
-                        "stdlib": {"url": "./pyodide/python_stdlib.zip",
-                                   "integrity": fetch.sri(pydir / "python_stdlib.zip")},
+                        "stdlib": {"url": f"./pyodide/{stdlib.name}", "integrity": fetch.sri(stdlib)},
                         "pyodide_version": pins.PYODIDE_VERSION})
     files = write_manifest(stage)
     shutil.rmtree(out, ignore_errors=True)

@@ -35,6 +35,11 @@ def template(name: str) -> str:
     return resources.files("vmemlab.webstatic").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+def raw_template(name: str) -> str:
+    """A template file taken literally by jinja (JavaScript that may contain ``{{`` itself)."""
+    return "{% raw %}" + template(name) + "{% endraw %}"
+
+
 def js_literal(code: str) -> str:
     """``code`` escaped for a JS template literal, as Panel escapes the app source."""
     return code.encode("unicode_escape").decode("utf-8").replace("`", r"\`")
@@ -70,9 +75,9 @@ def render(out: Path, params: dict) -> None:
     from panel.io.resources import set_resource_mode
 
     assert config.cdn_root == CDN_ROOT, "run with PANEL_CDN_ROOT set (see module docstring)"
-    convert.WORKER_HANDLER_TEMPLATE = _Fixed("{% raw %}" + template("handler.js") + "{% endraw %}")
+    convert.WORKER_HANDLER_TEMPLATE = _Fixed(raw_template("handler.js"))
     convert.WEB_WORKER_TEMPLATE = _Fixed(
-        "{% raw %}" + template("pack.js") + "{% endraw %}\n" + template("worker.js"),
+        raw_template("pack.js") + "\n" + template("worker.js"),
         packages=json.dumps(params["packages"]), package_bytes=json.dumps(params["package_bytes"]),
         pack=json.dumps(params["pack"]), stdlib=json.dumps(params["stdlib"]), prelude=js_literal(PRELUDE),
         pyodide_version=params["pyodide_version"])

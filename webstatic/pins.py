@@ -29,7 +29,7 @@ class Wheel:
 
     requirement: str
     sha256: str
-    native: bool = False   # a CPython wheel whose pure-Python fallback we keep (see wheels.purify)
+    native: bool = False   # a CPython wheel whose pure-Python fallback we keep (see wheels.wheel_files)
 
 
 # Pure-Python wheels imported by panel/bokeh in the browser. Left out on purpose: pandas, pillow,

@@ -22,20 +22,21 @@ function sendPatch(patch, buffers, msg_id) {
 // Every fetch of the worker, Pyodide's own included, goes through here: a file with a sha256 in
 // STDLIB or PACK is fetched with Subresource Integrity (the browser refuses other bytes), and the
 // bytes of package files are counted for the progress bar as they arrive.
-const refused = [];   // URLs that failed to load or to verify
+const fileName = (url) => String(url).split('/').pop();
+const refused = {};   // file name -> why it failed to load or to verify
 function checkedFetches() {
-  const integrity = {[STDLIB.url.split('/').pop()]: STDLIB.integrity, [PACK.url.split('/').pop()]: PACK.integrity};
+  const integrity = {[fileName(STDLIB.url)]: STDLIB.integrity, [fileName(PACK.url)]: PACK.integrity};
   const total = Object.values(PACKAGE_BYTES).reduce((a, b) => a + b, 0);
   const plainFetch = self.fetch.bind(self);
   let done = 0;
   self.fetch = async (url, options) => {
-    const name = String(url).split('/').pop();
+    const name = fileName(url);
     let response;
     try {
       response = await plainFetch(url, name in integrity ? {...options, integrity: integrity[name]} : options);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
     } catch (e) {
-      refused.push(`${url}: ${e.message}`);
+      refused[name] = `${url}: ${e.message}`;
       throw e;
     }
     if (name in PACKAGE_BYTES) {
@@ -73,7 +74,7 @@ async function startApplication() {
   try {
     self.pyodide = await loadPyodide({indexURL: './pyodide/'});
   } catch (e) {
-    const stdlib = refused.find((r) => r.includes(STDLIB.url.split('/').pop()));
+    const stdlib = refused[fileName(STDLIB.url)];
     fail(stdlib ? `The standard library failed to load or did not match its sha256: ${stdlib}`
                 : `The Python runtime did not start (pyodide/pyodide.asm.wasm missing or broken): ${e.message}`);
     return;
