@@ -14,6 +14,7 @@ from vmemlab.core.units import MiB, format_size
 
 from .base import View
 from .state import SandboxState
+from .widgets import ModelSlider
 
 SIZE_TICKS = CustomJSTickFormatter(code="""
     if (tick >= 1048576) return (tick / 1048576).toFixed(tick % 1048576 ? 2 : 0) + ' TiB';
@@ -86,8 +87,8 @@ class HostControls(View):
     grow/shrink by one memory block, migration, reset and kexec."""
 
     def __init__(self, state: SandboxState, **params):
-        self.slider = pn.widgets.IntSlider(label="requested_size", start=0, end=1, step=1, format=SIZE_TICKS,
-                                           sizing_mode="stretch_width", css_classes=["vm-requested-slider"])
+        self.slider = ModelSlider(label="requested_size", start=0, end=1, step=1, format=SIZE_TICKS,
+                                  sizing_mode="stretch_width", css_classes=["vm-requested-slider"])
         self.size = pn.widgets.TextInput(label="requested_size", placeholder="e.g. 1G, 300M", width=130,
                                          description=ACTIONS["request"].params[0].help, css_classes=["vm-requested-input"])
         self.set_button = action_button("request", "Set", "primary", width=60, align="end")
@@ -97,7 +98,7 @@ class HostControls(View):
         self.reset = action_button("reset", "Reset VM", "warning", width=100)
         self.kexec = action_button("kexec", "kexec", width=80)
         super().__init__(state, **params)
-        self.slider.param.watch(self._slid, "value_throttled")
+        self.slider.on_drag(lambda mib: state.act("request", size=mib * MiB))
         self.size.param.watch(lambda _e: self._typed(), "enter_pressed")
         self.set_button.on_click(lambda _e: self._typed())
         self.grow.on_click(lambda _e: state.act("grow"))
@@ -107,9 +108,6 @@ class HostControls(View):
         self.kexec.on_click(lambda _e: state.act("kexec"))
         self.update()
 
-    def _slid(self, event) -> None:
-        self.state.act("request", size=int(event.new) * MiB)
-
     def _typed(self) -> None:
         if self.state.act("request", size=typed(self.size)):
             self.size.param.update(value="", value_input="")
@@ -117,8 +115,8 @@ class HostControls(View):
     def update(self) -> None:
         d = self.state.machine.devices[0]
         step = max(1, d.block_size // MiB)
-        self.slider.param.update(end=d.region_size // MiB, step=step, value=d.requested_size // MiB,
-                                 label=f"requested_size of {d.id} (steps of {d.block_size // MiB} MiB)")
+        self.slider.show(d.requested_size // MiB, end=d.region_size // MiB, step=step,
+                         label=f"requested_size of {d.id} (steps of {d.block_size // MiB} MiB)")
         self.migration.label = "Stop migration" if d.migrating else "Start migration"
 
     def __panel__(self):

@@ -41,12 +41,16 @@ class HistoryImage(View):
         self._actions: list[Action] = []
         self._columns: dict[int, np.ndarray] = {}
         self._shown: np.ndarray | None = None
+        self.pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+        super().__init__(state, **params)
+        self.update()
+
+    def _build(self) -> None:
+        """Fresh sources and figure for a new shape of picture (see RegionMap._build)."""
         self.image = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [], "dh": []}, name="vm-history-image")
         self.steps = ColumnDataSource(data={"left": [], "right": [], "step": [], "action": []})
         self.cursor = Span(location=0, dimension="height", line_color="#000000", line_width=2, line_dash="dashed")
         self.figure = self._figure()
-        super().__init__(state, **params)
-        self.update()
 
     def _figure(self):
         fig = plot(height=300, x_range=Range1d(-0.5, COLUMN_CHUNK), y_range=Range1d(1, 0),
@@ -64,7 +68,7 @@ class HistoryImage(View):
         return fig
 
     def __panel__(self):
-        return pn.pane.Bokeh(self.figure, sizing_mode="stretch_width")
+        return self.pane
 
     def _record(self, actions: list[Action]) -> None:
         """Drop columns of a replaced future, then record the current position."""
@@ -101,6 +105,8 @@ class HistoryImage(View):
         pic = self._picture(n_cols, len(self._columns[self.state.sandbox.position]))
         if self._shown is None or self._shown.shape != pic.shape or self._first != first:
             self._first = first
+            self._build()
+            self.pane.object = self.figure
             height = pic.shape[0] * per
             self.image.data = {"image": [pic], "y": [first], "dw": [pic.shape[1]], "dh": [height]}
             self.figure.y_range.update(start=first + height, end=first, bounds=(first, first + height))

@@ -107,18 +107,27 @@ class RegionMap(View):
         self._strip: np.ndarray | None = None
         self._keys: np.ndarray | None = None
         self._per, self._first = 1, 0
-        self.image = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [], "dh": []}, name="vm-region-image")
-        self.strip = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [], "dh": []})
-        self.rows = ColumnDataSource(data={k: [] for k in ("left", "right", "bottom", "top") + HOVER_FIELDS},
-                                     name="vm-region-rows")
-        self.selection = ColumnDataSource(data={"left": [], "right": [], "bottom": [], "top": []})
-        self.figure = self._figure()
+        self.pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.title = html_pane(margin=(0, 10))
         super().__init__(state, **params)
         on_change(state, self._show_selection, "selected_block")
         self.update()
 
     # ----- building ---------------------------------------------------------------------
+    def _build(self) -> None:
+        """Fresh sources, ranges and figure for a new shape of map (another scenario).
+
+        Patching ranges, bounds and sources of a drawn plot to another shape leaves BokehJS with
+        the old bounds clamping the new ranges and renderers sized for the old data; a new plot
+        has none of that state."""
+        empty = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+        self.image = ColumnDataSource(data=dict(empty), name="vm-region-image")
+        self.strip = ColumnDataSource(data=dict(empty))
+        self.rows = ColumnDataSource(data={k: [] for k in ("left", "right", "bottom", "top") + HOVER_FIELDS},
+                                     name="vm-region-rows")
+        self.selection = ColumnDataSource(data={"left": [], "right": [], "bottom": [], "top": []})
+        self.figure = self._figure()
+
     def _figure(self):
         fig = plot(height=420, x_range=Range1d(0, 1), y_range=Range1d(1, 0), tools="pan,box_zoom,reset,save",
                    grid="", min_border_left=60, outline_line_color="#999999",
@@ -140,8 +149,7 @@ class RegionMap(View):
         return fig
 
     def __panel__(self):
-        return pn.Column(self.title, pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
-                         html_pane(legend_html()), sizing_mode="stretch_width")
+        return pn.Column(self.title, self.pane, html_pane(legend_html()), sizing_mode="stretch_width")
 
     # ----- updating ---------------------------------------------------------------------
     def update(self) -> None:
@@ -166,6 +174,7 @@ class RegionMap(View):
 
     def _replace(self, nums: BlockNumbers, per: int, shown: np.ndarray, strip: np.ndarray) -> None:
         self._per, self._first = per, nums.first
+        self._build()
         cols = shown.shape[1]
         height = len(shown) * per
         self.image.data = {"image": [shown], "x": [0], "y": [nums.first], "dw": [cols], "dh": [height]}
@@ -177,12 +186,14 @@ class RegionMap(View):
                 "bottom": nums.first + starts.astype(float), "top": nums.first + (starts + per).astype(float)}
         data.update({k: [t[k] for t in texts] for k in HOVER_FIELDS})
         self.rows.data = data
-        self.figure.x_range.update(start=0, end=cols + STRIP_GAP + STRIP_WIDTH, bounds=(0, cols + STRIP_GAP + STRIP_WIDTH))
+        right = cols + STRIP_GAP + STRIP_WIDTH
+        self.figure.x_range.update(start=0, end=right, bounds=(0, right))
         self.figure.y_range.update(start=nums.first + height, end=nums.first, bounds=(nums.first, nums.first + height))
         self.figure.height = int(min(640, max(260, len(shown) * 12 + 90)))
         small = per == 1 and len(shown) <= 128
         self._rows_glyph.update(line_color="#ffffff", line_alpha=0.8 if small else 0.0)
         self._show_selection()
+        self.pane.object = self.figure
 
     def _patch(self, nums: BlockNumbers, per: int, shown: np.ndarray, strip: np.ndarray, keys: np.ndarray) -> None:
         image_rows = grid.changed_rows(self._shown, shown)

@@ -11,6 +11,7 @@ import panel as pn
 
 from .base import View
 from .state import SandboxState
+from .widgets import ModelSlider
 
 
 class TimelineControls(View):
@@ -26,8 +27,8 @@ class TimelineControls(View):
                                             width=160)
         self.undo = pn.widgets.Button(label="Undo", width=70, align="end", css_classes=["vm-undo"])
         self.redo = pn.widgets.Button(label="Redo", width=70, align="end", css_classes=["vm-redo"])
-        self.scrubber = pn.widgets.IntSlider(label="step", start=0, end=1, value=0, sizing_mode="stretch_width",
-                                             css_classes=["vm-scrubber"])
+        self.scrubber = ModelSlider(label="step", start=0, end=1, value=0, sizing_mode="stretch_width",
+                                    css_classes=["vm-scrubber"])
         self._beat = None
         super().__init__(state, **params)
         self.scenario.param.watch(self._picked, "value")
@@ -36,7 +37,7 @@ class TimelineControls(View):
         self.speed.param.watch(self._speed, "value")
         self.undo.on_click(lambda _e: state.undo())
         self.redo.on_click(lambda _e: state.redo())
-        self.scrubber.param.watch(lambda e: state.scrub(int(e.new)), "value_throttled")
+        self.scrubber.on_drag(state.scrub)
         self.update()
 
     def _picked(self, event) -> None:
@@ -64,8 +65,7 @@ class TimelineControls(View):
         s = self.state
         self.scenario.value = s.scenario_name
         length = s.timeline_length
-        self.scrubber.param.update(end=max(1, length), value=s.sandbox.position,
-                                   label=f"timeline: {length} actions; now after")
+        self.scrubber.show(s.sandbox.position, end=max(1, length), label=f"timeline: {length} actions; now after")
         self.undo.disabled = s.sandbox.position == 0
         self.redo.disabled = not s.sandbox.redo_stack
         self.lesson_step.disabled = s.session.next_lesson_step() is None
