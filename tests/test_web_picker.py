@@ -106,7 +106,7 @@ def test_slider_to_zero_acts_the_first_time_from_any_position(browser):
 
 def test_scrubber_to_zero_acts_the_first_time_from_any_position(browser):
     b, base = browser
-    op = OfflinePage(b, 1700, 900)
+    op = OfflinePage(b, 1366, 768)
     page = op.page
     open_page(page, base + "?step=3")
     page.wait_for_function(MAP_CELLS.replace("return n;", "return n > 0;"), timeout=20000)

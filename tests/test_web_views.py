@@ -173,7 +173,7 @@ def test_timeline_scrubber_and_scenario_picker():
     with param.edit_constant(tl.scrubber):
         tl.scrubber.value_throttled = 1
     assert s.sandbox.position == 1 and s.session.cursor == 1 and not tl.redo.disabled
-    others = [n for n in tl.scenario.options if n != "default"]
+    others = [n for n in tl.scenario.options.values() if n != "default"]
     if others:
         tl.scenario.value = others[0]
         assert s.scenario_name == others[0] and s.sandbox.position == 0

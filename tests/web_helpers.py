@@ -50,9 +50,18 @@ PLOT_SAMPLE = """([name, points]) => {
     const code = img[here[0] * cols + here[1]];
     const around = [[-3, 0], [3, 0], [0, -3], [0, 3]].map(([dx, dy]) => cell(sx + dx, sy + dy));
     if (around.some(c => !c || img[c[0] * cols + c[1]] != code)) continue;
-    const px = ctx.getImageData(Math.round(sx * layer.pixel_ratio), Math.round(sy * layer.pixel_ratio), 1, 1).data;
-    samples.push({row: here[0], col: here[1], code, want: r.glyph.color_mapper.palette[code],
-                  got: Array.from(px.slice(0, 3))});
+    // the most common colour of the 7x7 pixels around the point: hatching, glyphs and outlines
+    // drawn over the map cover less of a cell than its own colour does
+    const k = Math.round(3 * layer.pixel_ratio);
+    const px = ctx.getImageData(Math.round(sx * layer.pixel_ratio) - k, Math.round(sy * layer.pixel_ratio) - k,
+                                2 * k + 1, 2 * k + 1).data;
+    const count = new Map();
+    for (let i = 0; i < px.length; i += 4) {
+      const c = `${px[i]},${px[i + 1]},${px[i + 2]}`;
+      count.set(c, (count.get(c) || 0) + 1);
+    }
+    const got = [...count.entries()].sort((a, b) => b[1] - a[1])[0][0].split(',').map(Number);
+    samples.push({row: here[0], col: here[1], code, want: r.glyph.color_mapper.palette[code], got});
   }
   return {shape: [rows, cols], x0, y0, dw, dh,
           x: [f.x_range.start, f.x_range.end], y: [f.y_range.start, f.y_range.end],
@@ -157,3 +166,52 @@ def shot(page, name: str, full_page: bool = True) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+# Every clickable control of the page (through Panel's shadow roots): is each one the element
+# found at its own centre once scrolled into view? Also: sideways scroll, cut-off tab headers.
+LAYOUT_CHECK = """() => {
+  const CONTROLS = 'button, select, input:not([type=hidden]), textarea, .noUi-handle, .bk-tab, summary, a[href]';
+  const all = (root, out) => {
+    root.querySelectorAll(CONTROLS).forEach(e => out.push(e));
+    root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) all(e.shadowRoot, out); });
+    return out;
+  };
+  const hit = (x, y) => {
+    let el = document.elementFromPoint(x, y);
+    while (el && el.shadowRoot) { const inner = el.shadowRoot.elementFromPoint(x, y); if (!inner || inner === el) break; el = inner; }
+    return el;
+  };
+  const within = (outer, el) => { for (let e = el; e; e = e.parentNode || e.host) if (e === outer) return true; return false; };
+  const name = (e) => (e.className && e.className.baseVal === undefined ? e.className : '') + ' ' +
+                      (e.textContent || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 30);
+  const problems = [];
+  const controls = all(document, []).filter(e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
+      return r.width > 0 && r.height > 0 && s.visibility != 'hidden' && s.pointerEvents != 'none'; });
+  for (const e of controls) {
+    e.scrollIntoView({block: 'center', inline: 'center'});
+    const r = e.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (x < 0 || x > innerWidth || y < 0 || y > innerHeight) { problems.push(['off screen', name(e)]); continue; }
+    const h = hit(x, y);
+    if (!h || !(within(e, h) || within(h, e))) problems.push(['covered', name(e), h ? name(h) : 'nothing']);
+  }
+  window.scrollTo(0, 0);
+  const se = document.scrollingElement;
+  if (se.scrollWidth > se.clientWidth + 1) problems.push(['sideways scroll', se.scrollWidth, se.clientWidth]);
+  for (const t of all(document, []).filter(e => e.classList && e.classList.contains('bk-tab'))) {
+    const r = t.getBoundingClientRect();
+    if (r.width > 0 && (r.right > innerWidth + 1 || r.left < -1)) problems.push(['tab cut', name(t)]);
+  }
+  return {controls: controls.length, problems};
+}"""
+
+
+def rect_of(page, css: str) -> dict | None:
+    box = page.locator(css).first.bounding_box()
+    return box
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and
+            a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])

@@ -28,20 +28,29 @@ from .metrics import MetricsPlots
 from .mirrors_tab import MirrorsTab
 from .region_map import RegionMap
 from .state import SandboxState, load_scenario, scenario_names
+from .schedule import page_scheduler
+from .status_bar import StatusBar
 from .timeline import TimelineControls
 from .url import UrlError, check_step, parse_query, share_query
+from .widgets import FlexRow
 
 TITLE = "vmemlab: virtio-mem sandbox"
-RIGHT_WIDTH = 520
+# The two columns share the width 3:1 and wrap into one column below about 1000 px (a tablet,
+# a zoomed browser): no fixed widths, so nothing is pushed under anything else.
+LEFT = {"flex": "3 1 620px", "min-width": "0"}
+RIGHT = {"flex": "1 1 360px", "min-width": "0"}
+# Panel's page template has no viewport tag, so phones and tablets lay the page out 980 px wide
+# and shrink it; the static site's template (Panel's converter) has one already. Panel extends
+# its base template with this text.
+PAGE_TEMPLATE = '{% block postamble %}<meta name="viewport" content="width=device-width, initial-scale=1">{% endblock %}'
 
 
 class App(pn.viewable.Viewer):
     """Every view of one SandboxState, laid out as a page."""
 
-    def __init__(self, state: SandboxState, notice: str = "", **params):
+    def __init__(self, state: SandboxState, **params):
         super().__init__(**params)
         self.state = state
-        self.notice = notice
         self.lesson = LessonPanel(state)
         self.timeline = TimelineControls(state)
         self.region_map = RegionMap(state)
@@ -57,14 +66,11 @@ class App(pn.viewable.Viewer):
         self.form = ActionForm(state)
         self.compare = CompareView(state)
         self.share = html_pane()
-        self.message = html_pane(css_classes=["vm-message-pane"])
+        self.status = StatusBar(state)
         on_change(state, self._refresh, "version")
         self._refresh()
 
     def _refresh(self) -> None:
-        text = self.state.message or self.notice
-        self.notice = ""
-        self.message.object = f'<div class="vm-message">{html.escape(text)}</div>' if text else ""
         query = share_query(self.state.scenario_name, self.state.session.cursor)
         self.share.object = (f'<p>Link to this scenario after {self.state.session.cursor} lesson steps: '
                              f'<a href="{html.escape(query)}"><code>{html.escape(query)}</code></a>. '
@@ -96,10 +102,14 @@ class App(pn.viewable.Viewer):
         views = [v for _title, v in bottom]
         tabs.param.watch(lambda e: show_only(views, e.new), "active")
         show_only(views, tabs.active)
-        left = pn.Column(self.lesson, self.timeline, self.region_map, tabs, sizing_mode="stretch_width")
-        right = pn.Column(self.message, controls, self.block_detail, html_pane("<h3>Event log</h3>"), self.event_log,
-                          width=RIGHT_WIDTH)
-        return pn.Column(header, pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        left = pn.Column(self.lesson, self.timeline, self.region_map, tabs, sizing_mode="stretch_width",
+                         styles=LEFT, css_classes=["vm-left"])
+        right = pn.Column(controls, self.block_detail, html_pane("<h3>Event log</h3>"), self.event_log,
+                          sizing_mode="stretch_width", styles=RIGHT, css_classes=["vm-right"])
+        status = pn.Column(self.status, sizing_mode="stretch_width", css_classes=["vm-status-bar"],
+                           styles={"position": "sticky", "top": "0", "z-index": "20", "background": "#ffffff"})
+        return pn.Column(header, status, FlexRow(left, right, align_items="flex-start"),
+                         sizing_mode="stretch_width")
 
 
 def show_only(views: list, active: int) -> None:
@@ -129,5 +139,9 @@ def create_app(scenario: Scenario | None = None, query: dict | None = None, name
     state = SandboxState(Session(sc), extra_scenarios=extra, scenario_name=chosen)
     for _ in range(q.step if q else 0):
         state.play_lesson_step()
-    state.message = ""
-    return App(state, notice=notice)
+    state.message = notice
+    state.scheduler = page_scheduler()
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        doc.template = PAGE_TEMPLATE
+    return App(state)

@@ -14,7 +14,7 @@ from vmemlab.core.units import MiB, format_size
 
 from .base import View
 from .state import SandboxState
-from .widgets import ModelSlider
+from .widgets import FlexRow, ModelSlider
 
 SIZE_TICKS = CustomJSTickFormatter(code="""
     if (tick >= 1048576) return (tick / 1048576).toFixed(tick % 1048576 ? 2 : 0) + ' TiB';
@@ -61,7 +61,7 @@ class ActionForm(View):
     def __init__(self, state: SandboxState, **params):
         self.choice = pn.widgets.Select(label="action", options={f"{s.name}: {s.help}": s.name for s in ACTIONS.values()},
                                         value="request", sizing_mode="stretch_width")
-        self.fields = pn.Row(sizing_mode="stretch_width")
+        self.fields = FlexRow()
         self.apply_button = pn.widgets.Button(label="Apply", color="primary", width=90,
                                               css_classes=["vm-form-apply"])
         self.widgets: dict[str, pn.widgets.Widget] = {}
@@ -79,7 +79,7 @@ class ActionForm(View):
         return self.state.act(self.choice.value, **{k: typed(w) for k, w in self.widgets.items()})
 
     def __panel__(self):
-        return pn.Column(self.choice, pn.Row(self.fields, self.apply_button), sizing_mode="stretch_width")
+        return pn.Column(self.choice, self.fields, self.apply_button, sizing_mode="stretch_width")
 
 
 class HostControls(View):
@@ -120,8 +120,8 @@ class HostControls(View):
         self.migration.label = "Stop migration" if d.migrating else "Start migration"
 
     def __panel__(self):
-        return pn.Column(self.slider, pn.Row(self.size, self.set_button, self.grow, self.shrink),
-                         pn.Row(self.migration, self.reset, self.kexec), sizing_mode="stretch_width")
+        return pn.Column(self.slider, FlexRow(self.size, self.set_button, self.grow, self.shrink),
+                         FlexRow(self.migration, self.reset, self.kexec), sizing_mode="stretch_width")
 
 
 class GuestControls(View):
@@ -152,9 +152,9 @@ class GuestControls(View):
         self.offline.on_click(lambda _e: state.act_on_selected("offline"))
 
     def __panel__(self):
-        return pn.Column(pn.Row(self.alloc_size, self.alloc_kind, self.alloc_button, self.free_button),
-                         pn.Row(self.percent, self.fragment),
-                         pn.Row(self.online_type, self.online, self.offline), sizing_mode="stretch_width")
+        return pn.Column(FlexRow(self.alloc_size, self.alloc_kind, self.alloc_button, self.free_button),
+                         FlexRow(self.percent, self.fragment),
+                         FlexRow(self.online_type, self.online, self.offline), sizing_mode="stretch_width")
 
 
 class TimeControls(View):
@@ -176,5 +176,5 @@ class TimeControls(View):
         self.retry.on_click(lambda _e: state.act("retry"))
 
     def __panel__(self):
-        return pn.Column(self.auto_settle, pn.Row(self.step, self.settle, self.retry),
-                         pn.Row(self.seconds, self.advance), sizing_mode="stretch_width")
+        return pn.Column(self.auto_settle, FlexRow(self.step, self.settle, self.retry),
+                         FlexRow(self.seconds, self.advance), sizing_mode="stretch_width")

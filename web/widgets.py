@@ -49,3 +49,11 @@ class ModelSlider(pn.widgets.IntSlider):
         throttled = events.get("value_throttled")
         if throttled is not None and throttled.new is not None and model.value_throttled != throttled.new:
             model.lookup("value_throttled").set_from_json(model, throttled.new)
+
+
+def FlexRow(*objects, **params) -> pn.FlexBox:
+    """A row of controls that wraps onto the next line when its column is narrow: a tablet or a
+    zoomed browser never scrolls sideways and no control lands under another."""
+    params.setdefault("sizing_mode", "stretch_width")
+    params.setdefault("align_items", "flex-end")
+    return pn.FlexBox(*objects, flex_wrap="wrap", gap="0px", **params)
