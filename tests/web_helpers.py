@@ -187,7 +187,7 @@ LAYOUT_CHECK = """() => {
                       (e.textContent || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 30);
   const problems = [];
   const controls = all(document, []).filter(e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
-      return r.width > 0 && r.height > 0 && s.visibility != 'hidden' && s.pointerEvents != 'none'; });
+      return r.width > 0 && r.height > 0 && s.visibility != 'hidden'; });
   for (const e of controls) {
     e.scrollIntoView({block: 'center', inline: 'center'});
     const r = e.getBoundingClientRect();
