@@ -25,7 +25,7 @@ from bokeh.models import (ColumnDataSource, HoverTool, Image, LinearColorMapper,
 
 from vmemlab.core import view
 from vmemlab.core.memory import CHUNK_SIZE, ZONE_NAMES, Zone
-from vmemlab.core.units import human
+from vmemlab.core.units import format_size, human
 
 from . import grid
 from .base import View, on_change
@@ -229,7 +229,7 @@ class RegionMap(View):
         m = s.machine
         if self.device >= len(m.devices):
             self.device = 0
-        nums = BlockNumbers(m, self.device, view.block_marks(m, self.device, s.last_events))
+        nums = BlockNumbers(m, self.device, s.block_marks(self.device))
         per = grid.blocks_per_row(nums.n, self.max_rows)
         shown = grid.fold_rows(view.chunk_cells(m, self.device), per)
         strip = grid.fold_rows(nums.cells, per)[:, None]
@@ -261,9 +261,11 @@ class RegionMap(View):
         s = self.state
         sb = s.sandbox
         work = s.session.work
-        if work is not None:
-            label = f"step {sb.position + 1}: {work.change.label()} (running)"
-        elif sb.entries:
+        if work is not None:                 # the whole caption once it is done: it reads every event
+            before, now = s.before_metrics(), s.machine.metrics()
+            return (f"step {sb.position + 1}: {work.change.label()}: running, {work.steps:,} driver requests "
+                    f"so far; plugged {format_size(before.plugged)} -> {format_size(now.plugged)}")
+        if sb.entries:
             e = sb.entries[-1]
             lesson = f" (lesson step {e.change.lesson_step})" if e.change.lesson_step else ""
             label = f"step {sb.position}{lesson}: {e.change.label()}"
