@@ -139,7 +139,7 @@ def launch(playwright):
 def open_page(page, url: str) -> None:
     """Load the served page and wait until its document is drawn."""
     page.goto(url)
-    page.wait_for_selector(".vm-log-pane", timeout=60000)
+    page.wait_for_selector(".vm-caption", timeout=60000)
     page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
 
 

@@ -22,6 +22,9 @@ from .device_panel import DevicePanel
 from .event_log import EventLog
 from .export import metrics_csv, trace_json
 from .history import HistoryImage
+from .keys import Keys
+from .links import LinkError, decode_session, parse_present, read_trace
+from .share import CopyLink
 from .lesson import LessonPanel
 from .markup import html_pane
 from .metrics import MetricsPlots
@@ -39,6 +42,10 @@ TITLE = "vmemlab: virtio-mem sandbox"
 # a zoomed browser): no fixed widths, so nothing is pushed under anything else.
 LEFT = {"flex": "3 1 620px", "min-width": "0"}
 RIGHT = {"flex": "1 1 360px", "min-width": "0"}
+# Text sizes for every widget (Bokeh's --bokeh-font-size) and pane (--vm-font-size): 14 px on a
+# desk, 19-20 px in presentation mode, where the lesson box grows too.
+ROOT_STYLE = {"--bokeh-font-size": "14px", "--vm-font-size": "15px"}
+PRESENT_STYLE = {"--bokeh-font-size": "18px", "--vm-font-size": "20px", "--vm-lesson-height": "150px"}
 # Panel's page template has no viewport tag, so phones and tablets lay the page out 980 px wide
 # and shrink it; the static site's template (Panel's converter) has one already. Panel extends
 # its base template with this text.
@@ -67,14 +74,85 @@ class App(pn.viewable.Viewer):
         self.compare = CompareView(state)
         self.share = html_pane()
         self.status = StatusBar(state)
+        self.keys = Keys(width=36, height=36, margin=(4, 8))
+        self.present = pn.widgets.Toggle(label="Present", width=90, css_classes=["vm-present"],
+                                         value=state.present)
+        self.present.link(state, value="present", bidirectional=True)
+        self.copy_link = CopyLink(sizing_mode="stretch_width", min_width=220, height=36,
+                                  styles={"flex": "1 1 300px", "max-width": "640px"})
+        self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["vm-trace-upload"])
+        self.upload.param.watch(lambda _e: self._uploaded(), "value")
+        self.keys.param.watch(lambda _e: self._key(), "event")
+        self.keys.param.watch(lambda _e: self._present(), "screen_height")
         on_change(state, self._refresh, "version")
+        on_change(state, self._present, "present")
         self._refresh()
 
+    def open_link(self, fragment: str) -> None:
+        """A URL fragment: ``#session=...`` opens the session it carries (see links.py)."""
+        try:
+            shared = decode_session(fragment or "", self.state.scenario_names())
+        except LinkError as e:
+            self.state.message = f"{e}; the page stays as it was"
+            return
+        if shared is not None:
+            self.state.open_shared(shared, shared.scenario, self.state.scenario_object(shared.scenario))
+
+    def _uploaded(self) -> None:
+        if self.upload.value is None:
+            return
+        try:
+            shared = read_trace(self.upload.value, self.upload.filename or "trace")
+        except LinkError as e:
+            self.state.message = f"{e}; the page stays as it was"
+            return
+        name = f"trace: {shared.title or self.upload.filename or 'uploaded'}"
+        scenario = Scenario(shared.title or "an uploaded trace", "", shared.config, [])
+        self.state.extra_scenarios[name] = scenario
+        self.state.open_shared(shared, name, scenario)
+
     def _refresh(self) -> None:
+        if not self.state.busy:
+            self.copy_link.show(self.state)
         query = share_query(self.state.scenario_name, self.state.session.cursor)
         self.share.object = (f'<p>Link to this scenario after {self.state.session.cursor} lesson steps: '
                              f'<a href="{html.escape(query)}"><code>{html.escape(query)}</code></a>. '
                              "It replays lesson steps only; download the trace to keep your own actions.</p>")
+
+    def _key(self) -> None:
+        """A keyboard shortcut (see keys.SHORTCUTS)."""
+        s = self.state
+        action = self.keys.action()
+        pos, end = s.sandbox.position, s.timeline_length
+        if action == "next":
+            self.timeline.next_step()
+        elif action == "play":
+            self.timeline.toggle_play()
+        elif action == "undo":
+            s.undo()
+        elif action == "redo":
+            s.redo()
+        elif action == "back" and pos > 0:
+            s.scrub(pos - 1)
+        elif action == "forward" and pos < end:
+            s.scrub(pos + 1)
+        elif action == "start":
+            s.scrub(0)
+        elif action == "end":
+            s.scrub(end)
+        elif action == "present":
+            s.present = not s.present
+        elif action == "cancel":
+            s.cancel()
+
+    def _present(self) -> None:
+        """Presentation mode: the controls and tabs step aside, the map and the status bar take
+        the screen, text grows to 18-20 px (CSS variables reach into every widget)."""
+        on = self.state.present
+        for part in self._aside + [self.copy_link, self.timeline.scenario, self.timeline.speed]:
+            part.visible = not on
+        self._root.styles = {**ROOT_STYLE, **(PRESENT_STYLE if on else {})}
+        self.region_map.present(on, self.keys.screen_height)
 
     def downloads(self) -> pn.Row:
         trace = pn.widgets.FileDownload(callback=lambda: io.StringIO(trace_json(self.state.session)),
@@ -88,7 +166,7 @@ class App(pn.viewable.Viewer):
     def __panel__(self):
         header = html_pane(f'<div class="vm-header"><h1>{TITLE}</h1><span>virtio-mem plugs and unplugs guest '
                            "memory in 2 MiB subblocks; Linux adds and removes whole 128 MiB memory blocks."
-                           "</span></div>")
+                           "</span></div>", styles={"flex": "1 1 400px"})
         # Dynamic: a tab's widgets are made when it is first shown. Making all four up front costs
         # 0.35 s of the static site's start; showing one later costs one round trip to Python.
         controls = pn.Tabs(("Host", self.host), ("Guest", self.guest), ("Driver & time", self.time),
@@ -96,6 +174,8 @@ class App(pn.viewable.Viewer):
         bottom = [("History", self.history), ("Metrics", self.metrics), ("Device & guest", self.device_panel),
                   ("Real tools", self.mirrors), ("Compare", self.compare)]
         bottom.append(("Export & share", pn.Column(self.downloads(), self.share,
+                                                   html_pane('<p>Open a trace file (from the download above, or '
+                                                             '<code>vmemlab run FILE --trace</code>):</p>'), self.upload,
                                                    html_pane('<p class="vm-hint">PNG: use the save tool in the '
                                                              "toolbar of any plot.</p>"))))
         tabs = pn.Tabs(*bottom, sizing_mode="stretch_width", dynamic=True)
@@ -108,8 +188,12 @@ class App(pn.viewable.Viewer):
                           sizing_mode="stretch_width", styles=RIGHT, css_classes=["vm-right"])
         status = pn.Column(self.status, sizing_mode="stretch_width", css_classes=["vm-status-bar"],
                            styles={"position": "sticky", "top": "0", "z-index": "20", "background": "#ffffff"})
-        return pn.Column(header, status, FlexRow(left, right, align_items="flex-start"),
-                         sizing_mode="stretch_width")
+        top = FlexRow(header, self.copy_link, self.present, self.keys, align_items="center")
+        self._aside = [right, tabs]
+        self._root = pn.Column(top, status, FlexRow(left, right, align_items="flex-start"),
+                               sizing_mode="stretch_width", styles=dict(ROOT_STYLE))
+        self._present()
+        return self._root
 
 
 def show_only(views: list, active: int) -> None:
@@ -129,19 +213,32 @@ def create_app(scenario: Scenario | None = None, query: dict | None = None, name
     extra = {name or "scenario file": scenario} if scenario is not None else {}
     names = list(extra) + scenario_names()
     notice = ""
+    query = dict(query or {})
+    present = False
+    if "present" in query:
+        try:
+            present = parse_present(query.pop("present"))
+        except LinkError as e:
+            notice = str(e)
     try:
-        q = parse_query(query or {}, names)
+        q = parse_query(query, names)
         chosen = q.scenario or (next(iter(extra)) if extra else names[0])
         sc = extra.get(chosen) or load_scenario(chosen)
         check_step(q.step, len(sc.steps))
     except UrlError as e:
         notice, chosen, sc, q = str(e), names[0], extra.get(names[0]) or load_scenario(names[0]), None
-    state = SandboxState(Session(sc), extra_scenarios=extra, scenario_name=chosen)
+    state = SandboxState(Session(sc), extra_scenarios=extra, scenario_name=chosen, present=present)
     for _ in range(q.step if q else 0):
-        state.play_lesson_step()
+        state.play_lesson_step(ask_first=False)          # its questions stay open: see LessonPanel
     state.message = notice
     state.scheduler = page_scheduler()
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:
         doc.template = PAGE_TEMPLATE
-    return App(state)
+    app = App(state)
+    location = pn.state.location if doc is not None else None
+    if location is not None:                    # the fragment reaches Python once the page loaded
+        location.param.watch(lambda e: app.open_link(e.new), "hash")
+        if location.hash:
+            app.open_link(location.hash)
+    return app

@@ -199,8 +199,9 @@ class RegionMap(View):
         fig.add_glyph(self.marks, Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mark_mapper()))
         fig.add_glyph(self.absent, Quad(**edges, fill_alpha=0, line_alpha=0, hatch_pattern="/", hatch_scale=8,
                                         hatch_color=ABSENT_HATCH, hatch_alpha=0.7, hatch_weight=1))
-        fig.add_glyph(self.glyphs, Text(x="x", y="y", text="text", text_color="ink", text_align="center",
-                                        text_baseline="middle", text_font_size="9px"))
+        self._glyph_text_renderer = fig.add_glyph(self.glyphs, Text(
+            x="x", y="y", text="text", text_color="ink", text_align="center", text_baseline="middle",
+            text_font_size="9px"))
         fig.add_glyph(self.marked, Quad(**edges, fill_alpha=0, line_color="#000000", line_width=4))
         fig.add_glyph(self.marked, Quad(**edges, fill_alpha=0, line_color="colour", line_width=2,
                                         hatch_pattern="hatch", hatch_color="colour", hatch_alpha=0.9,
@@ -296,7 +297,8 @@ class RegionMap(View):
                                 "ink": self._glyph_ink(shown.ravel())}
         self.figure.x_range.update(start=0, end=self.right, bounds=(0, self.right))
         self.figure.y_range.update(start=nums.first + height, end=nums.first, bounds=(nums.first, nums.first + height))
-        self.figure.height = int(min(640, max(260, len(shown) * 12 + 90)))
+        self._shown = shown
+        self._size_figure()
         small = per == 1 and len(shown) <= 128
         self._rows_glyph.update(line_color="#ffffff", line_alpha=0.8 if small else 0.0)
         self._show_selection()
@@ -370,6 +372,23 @@ class RegionMap(View):
         self.mark_glyphs.data = {"x": [self.marks_x + MARKS_WIDTH / 2] * len(rows),
                                  "y": [first + (r + 0.5) * per for r in rows],
                                  "text": [view.MARK_STYLE[view.Mark(int(marks[r]))].glyph for r in rows]}
+
+    # ----- presentation mode ---------------------------------------------------------------
+    def present(self, on: bool, screen_height: int) -> None:
+        """In presentation mode the map takes the window's height (less the status bar and the
+        lesson) and its axes use projector-sized text."""
+        self._present = (on, screen_height)
+        self._size_figure()
+
+    def _size_figure(self) -> None:
+        on, screen = getattr(self, "_present", (False, 800))
+        rows = len(self._shown) if self._shown is not None else 32
+        normal = int(min(640, max(260, rows * 12 + 90)))
+        self.figure.height = max(normal, screen - 470, 400) if on else normal
+        self._glyph_text_renderer.glyph.text_font_size = "12px" if on else "9px"
+        size = ("16px", "15px") if on else ("13px", "11px")
+        for axis in self.figure.below + self.figure.left:
+            axis.update(axis_label_text_font_size=size[0], major_label_text_font_size=size[1])
 
     # ----- selection --------------------------------------------------------------------
     def _on_tap(self, event) -> None:

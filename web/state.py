@@ -20,7 +20,7 @@ import numpy as np
 import param
 
 from vmemlab.core import actions as act
-from vmemlab.core import view
+from vmemlab.core import quiz, view
 from vmemlab.core.actions import Action, ActionError
 from vmemlab.core.events import Event
 from vmemlab.core.machine import Metrics
@@ -58,6 +58,8 @@ class SandboxState(param.Parameterized):
     auto_settle = param.Boolean(default=True, doc="run the driver until idle after each action")
     scenario_name = param.String(default=DEFAULT_SCENARIO)
     working = param.String(default="", doc="what long work runs now ('' = idle), with its progress")
+    quiz_version = param.Integer(default=0, doc="bumped when a prediction is locked in, graded or skipped")
+    present = param.Boolean(default=False, doc="presentation mode: the map and the status bar fill the screen")
 
     def __init__(self, session: Session | None = None, extra_scenarios: dict[str, Scenario] | None = None,
                  **params):
@@ -71,6 +73,11 @@ class SandboxState(param.Parameterized):
         self._pumping = False
         self._shown_at = 0.0
         self._marks: tuple | None = None          # (device, first event, events seen, marks)
+        # The student's predictions, by lesson step: what the page knows about the student, not
+        # about the model (like the selected block); a new scenario starts them afresh.
+        self.predictions: dict[int, str] = {}
+        self.grades: dict[int, quiz.Grade] = {}
+        self.skipped: set[int] = set()
 
     # ----- reading --------------------------------------------------------------------------
     @property
@@ -238,9 +245,14 @@ class SandboxState(param.Parameterized):
         self._changed(self.sandbox.last_events())
         return True
 
-    def play_lesson_step(self, watch: bool = False) -> bool:
-        """Start the next lesson step (its settle in slices); False when the lesson is over.
+    def play_lesson_step(self, watch: bool = False, ask_first: bool = True) -> bool:
+        """Start the next lesson step (its settle in slices); False when the lesson is over or
+        (``ask_first``) the step waits for the student's prediction.
         ``watch``: leave the settle pending, for Play to run one driver request per beat."""
+        waiting = self.waiting_for_prediction() if ask_first else ""
+        if waiting:
+            self.message = waiting
+            return False
         self._interrupt()
         step = self.session.next_lesson_step()
         work = self.session.start_lesson_step()
@@ -250,6 +262,9 @@ class SandboxState(param.Parameterized):
         error = self.session.step_error
 
         def done(events: list[Event]) -> None:
+            if step.index in self.predictions and self.session.cursor == step.index:
+                self.grades[step.index] = quiz.grade_last_step(step, self.predictions[step.index], self.sandbox, error)
+                self.quiz_version += 1
             self._changed([self.sandbox.error_event(error)] if error else events, error)
 
         if watch and not work.done and work.settles:
@@ -302,12 +317,82 @@ class SandboxState(param.Parameterized):
             return ""
         if step is None:
             return "Play stopped: nothing left to do (the driver is idle and the lesson is over)"
+        waiting = self.waiting_for_prediction()
+        if waiting:
+            return "Play paused at a question. " + waiting
         if own:
             return (f"Play stopped: you made {own} change{'s' if own > 1 else ''} of your own after the lesson's "
                     f"last step, so the tour does not continue on top of them. 'Next lesson step' plays step "
                     f"{step.index} on your machine as it is; undo your changes to follow the tour")
         self.play_lesson_step(watch=not self.auto_settle)
         return ""
+
+    # ----- links and trace files -----------------------------------------------------------
+    def open_shared(self, shared, name: str, scenario: Scenario) -> None:
+        """Start over on ``scenario`` and replay a link's or a trace's changes, in slices (a
+        link may carry a long settle). A change the model refuses stops the replay there, with
+        a message; the page keeps what replayed before it."""
+        self.load_scenario_object(name, scenario)
+        self._run(self._replay_job(shared))
+
+    def _replay_job(self, shared) -> Job:
+        from .links import replay_mismatch
+        sb = self.sandbox
+        n = len(shared.changes)
+        message = f"opened {'the trace' if shared.config is not None else 'the link'}: {n} changes replayed"
+        for i, change in enumerate(shared.changes, start=1):
+            try:
+                work = sb.begin(change)
+            except ActionError as e:
+                message = (f"change {i} of the link ({change.label()}) was refused: {e}; "
+                           f"the page shows the {i - 1} changes before it")
+                break
+            while not work.run(seconds=SLICE):
+                self.working = f"opening: change {i} of {n}, {work.steps:,} driver requests"
+                yield
+            if i < n and time.perf_counter() - self._shown_at > PROGRESS_SECONDS:
+                self._shown_at = time.perf_counter()
+                self.working = f"opening: change {i} of {n}"
+                yield
+        else:
+            mismatch = replay_mismatch(sb, shared.metrics)
+            if mismatch:
+                message += (f"; the model differs from the recorded trace {mismatch} (recorded with another "
+                            "version of vmemlab?)")
+        self._finish()
+        self._changed(sb.last_events(), message)
+
+    # ----- predictions ----------------------------------------------------------------------
+    def waiting_for_prediction(self) -> str:
+        """Why the next lesson step waits ('' if it does not): it asks for a prediction first."""
+        step = self.session.next_lesson_step()
+        if step is None or not step.ask or step.index in self.predictions or step.index in self.skipped:
+            return ""
+        return (f"Lesson step {step.index} asks you to predict first: type your answer (or tap a block on the map) "
+                "and press 'Lock in', or 'Skip the question'")
+
+    def predict(self, text: str) -> bool:
+        """Lock in a prediction for the next lesson step (graded once it has played)."""
+        step = self.session.next_lesson_step()
+        said = quiz.clean(text)
+        if step is None or not step.ask:
+            self.message = "no question is open: the next lesson step does not ask for a prediction"
+            return False
+        if not said:
+            self.message = "prediction: type an answer first (a size like 2M, a number, or a block like memory39)"
+            return False
+        self.predictions[step.index] = said
+        self.message = ""
+        self.quiz_version += 1
+        return True
+
+    def skip_question(self) -> None:
+        """Play the next lesson step without predicting (not graded)."""
+        step = self.session.next_lesson_step()
+        if step is not None and step.ask:
+            self.skipped.add(step.index)
+            self.message = ""
+            self.quiz_version += 1
 
     def scenario_names(self) -> list[str]:
         return list(self.extra_scenarios) + scenario_names()
@@ -322,6 +407,10 @@ class SandboxState(param.Parameterized):
         except ScenarioError:
             return name
 
+    def scenario_object(self, name: str) -> Scenario:
+        """A scenario of the picker by name (a file given to the server, or a shipped one)."""
+        return self.extra_scenarios.get(name) or load_scenario(name)
+
     def load(self, name: str) -> bool:
         """Start over on a scenario of the picker (a file given to the server, or a shipped one)."""
         try:
@@ -334,6 +423,8 @@ class SandboxState(param.Parameterized):
     def load_scenario_object(self, name: str, scenario: Scenario) -> None:
         self._interrupt()
         self.session.load(scenario)
+        self.predictions, self.grades, self.skipped = {}, {}, set()
+        self.quiz_version += 1
         self.selected_block = None
         self.scenario_name = name
         self._changed(self.sandbox.last_events())

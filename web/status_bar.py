@@ -20,7 +20,8 @@ class StatusBar(HtmlView):
 
     def update(self) -> None:
         s = self.state
-        items = view.status_bar(s.machine, 0, s.before_metrics(), s.last_events)
+        first = s.sandbox.position == 0 and s.session.work is None     # boot: no step to have moved anything
+        items = view.status_bar(s.machine, 0, s.before_metrics(), [] if first else s.last_events)
         cells = []
         for item in items:
             cls = "vm-stat vm-changed" if item.changed else "vm-stat"

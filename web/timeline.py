@@ -86,6 +86,8 @@ class TimelineControls(View):
 
     def update(self) -> None:
         s = self.state
+        if s.scenario_name not in self.scenario.options.values():     # an uploaded trace
+            self.scenario.options = {s.scenario_title(n): n for n in s.scenario_names()}
         self.scenario.value = s.scenario_name
         length = s.timeline_length
         pos = s.sandbox.position
