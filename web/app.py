@@ -90,13 +90,17 @@ class App(pn.viewable.Viewer):
 
     def open_link(self, fragment: str) -> None:
         """A URL fragment: ``#session=...`` opens the session it carries (see links.py)."""
+        names = self.state.scenario_names()
         try:
-            shared = decode_session(fragment or "", self.state.scenario_names())
+            shared = decode_session(fragment or "", {n: self._steps(n) for n in names})
         except LinkError as e:
             self.state.message = f"{e}; the page stays as it was"
             return
         if shared is not None:
             self.state.open_shared(shared, shared.scenario, self.state.scenario_object(shared.scenario))
+
+    def _steps(self, name: str) -> list:
+        return self.state.scenario_object(name).steps
 
     def _uploaded(self) -> None:
         if self.upload.value is None:
@@ -148,6 +152,8 @@ class App(pn.viewable.Viewer):
     def _present(self) -> None:
         """Presentation mode: the controls and tabs step aside, the map and the status bar take
         the screen, text grows to 18-20 px (CSS variables reach into every widget)."""
+        if not hasattr(self, "_root"):
+            return                                  # not built yet: __panel__ applies it
         on = self.state.present
         for part in self._aside + [self.copy_link, self.timeline.scenario, self.timeline.speed]:
             part.visible = not on

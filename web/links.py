@@ -25,6 +25,7 @@ from vmemlab.core import trace_io
 from vmemlab.core.actions import ActionError
 from vmemlab.core.config import MachineConfig
 from vmemlab.core.sandbox import Change, Sandbox
+from vmemlab.core.scenario import Step
 
 SESSION_KEY = "session"
 FORMAT = 1
@@ -70,7 +71,7 @@ def encode_session(scenario: str, changes: list[Change]) -> str:
 
 def _inflate(packed: str) -> bytes:
     try:
-        data = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+        data = base64.b64decode(packed + "=" * (-len(packed) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise LinkError("link: the session part is not base64url text (was the link cut off?)") from None
     inflater = zlib.decompressobj()
@@ -99,8 +100,22 @@ def _changes(raw: Any, where: str) -> list[Change]:
     return out
 
 
-def decode_session(fragment: str, scenarios: list[str]) -> SharedSession | None:
-    """The session a URL fragment carries; None when the fragment is not a session link."""
+def _lesson_steps(changes: list[Change], steps: list[Step], where: str) -> None:
+    """A change tagged as lesson step k must be that step (or the note a refused step leaves)."""
+    for i, c in enumerate(changes):
+        k = c.lesson_step
+        if not k:
+            continue
+        if k > len(steps):
+            raise LinkError(f"{where}: changes[{i}]: lesson_step {k} does not exist; allowed: 1 to {len(steps)}")
+        if c.action != steps[k - 1].action and c.action.name != "note":
+            raise LinkError(f"{where}: changes[{i}]: {c.action.label()} is not lesson step {k} "
+                            f"({steps[k - 1].action.label()})")
+
+
+def decode_session(fragment: str, scenarios: dict[str, list[Step]]) -> SharedSession | None:
+    """The session a URL fragment carries; None when the fragment is not a session link.
+    ``scenarios``: picker name -> its lesson steps (a change tagged as a lesson step must be it)."""
     text = fragment.lstrip("#")
     if not text.startswith(SESSION_KEY + "="):
         return None
@@ -117,9 +132,11 @@ def decode_session(fragment: str, scenarios: list[str]) -> SharedSession | None:
     if unknown:
         raise LinkError(f"link: unknown field {unknown[0]!r}; allowed: v, scenario, changes")
     name = data.get("scenario")
-    if name not in scenarios:
+    if not isinstance(name, str) or name not in scenarios:
         raise LinkError(f"link: scenario {str(name)[:60]!r} is not known here; allowed: {', '.join(scenarios)}")
-    return SharedSession(name, _changes(data.get("changes"), "link"))
+    changes = _changes(data.get("changes"), "link")
+    _lesson_steps(changes, scenarios[name], "link")
+    return SharedSession(name, changes)
 
 
 def read_trace(blob: bytes, filename: str = "trace") -> SharedSession:
@@ -136,7 +153,7 @@ def read_trace(blob: bytes, filename: str = "trace") -> SharedSession:
     if not isinstance(data, dict) or data.get("format") != trace_io.FORMAT:
         raise LinkError(f"{where}: not a vmemlab trace (expected \"format\": \"{trace_io.FORMAT}\")")
     if data.get("version") not in trace_io.READABLE_VERSIONS:
-        raise LinkError(f"{where}: trace version {str(data.get('version'))[:20]!r} is not supported; allowed: "
+        raise LinkError(f"{where}: trace version {str(data.get('version'))[:20]} is not supported; allowed: "
                         f"{', '.join(map(str, trace_io.READABLE_VERSIONS))}")
     try:
         config = trace_io.config_from_dict(data.get("config"))
@@ -145,8 +162,10 @@ def read_trace(blob: bytes, filename: str = "trace") -> SharedSession:
     metrics = data.get("metrics")
     title = data.get("title") if isinstance(data.get("title"), str) else ""
     title = "".join(ch for ch in title if ch.isprintable())[:120]
-    return SharedSession(None, _changes(data.get("actions"), where), config, title,
-                         metrics if isinstance(metrics, list) else None)
+    # The trace's lesson steps belong to a scenario file the page does not have: its changes
+    # replay as the user's own (same machine, same numbers), without narration.
+    changes = [Change(c.action, c.settle, c.max_steps) for c in _changes(data.get("actions"), where)]
+    return SharedSession(None, changes, config, title, metrics if isinstance(metrics, list) else None)
 
 
 def replay_mismatch(sandbox: Sandbox, metrics: list | None) -> str:

@@ -397,6 +397,16 @@ class SandboxState(param.Parameterized):
     def scenario_names(self) -> list[str]:
         return list(self.extra_scenarios) + scenario_names()
 
+    def picker_options(self) -> dict[str, str]:
+        """The picker's entries, label -> name: lesson titles; a file given to the server or an
+        opened trace also says what it is (a label must be unique: the browser sends labels)."""
+        out: dict[str, str] = {}
+        for name in self.scenario_names():
+            title = self.scenario_title(name)
+            label = f"{title} ({name})" if name in self.extra_scenarios or title in out else title
+            out[label] = name
+        return out
+
     def scenario_title(self, name: str) -> str:
         """The title the picker shows for a scenario name."""
         sc = self.extra_scenarios.get(name)

@@ -18,8 +18,8 @@ from .widgets import FlexRow, ModelSlider
 
 class TimelineControls(View):
     def __init__(self, state: SandboxState, **params):
-        names = state.scenario_names()
-        self.scenario = pn.widgets.Select(label="scenario", options={state.scenario_title(n): n for n in names},
+        self._showing = False
+        self.scenario = pn.widgets.Select(label="scenario", options=state.picker_options(),
                                           value=state.scenario_name, css_classes=["vm-scenario"],
                                           sizing_mode="stretch_width", min_width=200)
         self.lesson_step = pn.widgets.Button(label="Next lesson step", color="primary", width=150,
@@ -52,7 +52,7 @@ class TimelineControls(View):
         self.state.play_lesson_step()
 
     def _picked(self, event) -> None:
-        if event.new != self.state.scenario_name:
+        if not self._showing and event.new != self.state.scenario_name:
             self.play.value = False
             self.state.load(event.new)
 
@@ -86,9 +86,13 @@ class TimelineControls(View):
 
     def update(self) -> None:
         s = self.state
-        if s.scenario_name not in self.scenario.options.values():     # an uploaded trace
-            self.scenario.options = {s.scenario_title(n): n for n in s.scenario_names()}
-        self.scenario.value = s.scenario_name
+        self._showing = True
+        try:
+            if s.scenario_name not in self.scenario.options.values():     # an opened trace
+                self.scenario.options = s.picker_options()
+            self.scenario.value = s.scenario_name
+        finally:
+            self._showing = False
         length = s.timeline_length
         pos = s.sandbox.position
         lesson = s.session.cursor
