@@ -363,3 +363,65 @@ def change_caption(label: str, events: list[Event], before: Metrics | None, now:
     if stuck:
         parts.append(f"{stuck} subblock{'s' if stuck > 1 else ''} could not be offlined")
     return f"{label}: " + ("; ".join(parts) if parts else "no request, no memory block changed")
+
+
+# ----- the Compare tab's pictures ------------------------------------------------------------
+class Guest(IntEnum):
+    """State of a 2 MiB chunk of guest memory, for any of the three compared techniques."""
+
+    ABSENT = 0        # no memory here (not plugged, no DIMM, block not added)
+    HIDDEN = 1        # present but not usable: an unplugged subblock, a chunk wholly in the balloon
+    SPLIT = 2         # partly in the balloon: its host huge page is split
+    USABLE = 3        # memory the guest can use
+
+
+GUEST_STYLE: dict[Guest, Style] = {
+    Guest.ABSENT: Style("no memory (not plugged)", " ", "#ffffff"),
+    Guest.HIDDEN: Style("present, not usable (unplugged, or in the balloon)", "·", "#8c8c8c"),
+    Guest.SPLIT: Style("partly in the balloon (host huge page split)", "▒", "#f4a582"),
+    Guest.USABLE: Style("usable", "■", "#2166ac"),
+}
+
+
+def guest_chunks(mem, balloon: np.ndarray | None = None) -> np.ndarray:
+    """One Guest code per 2 MiB chunk of a guest's memory, in address order (vectorised)."""
+    present = mem.plugged & np.repeat(mem.mb_present, mem.chunks_per_mb)
+    out = np.where(present, Guest.USABLE, Guest.ABSENT).astype(np.uint8)
+    out[np.repeat(mem.mb_present, mem.chunks_per_mb) & ~mem.plugged] = Guest.HIDDEN
+    if balloon is not None:
+        out[(balloon > 0) & present] = Guest.SPLIT
+        out[(balloon >= PAGES_PER_CHUNK) & present] = Guest.HIDDEN
+    return out
+
+
+def fold_mode(codes: np.ndarray, rows: int) -> np.ndarray:
+    """Fold a 1-D array of codes into at most ``rows`` rows, each showing its most common code
+    (a balloon spread thinly over memory shows as split, not as its few usable chunks)."""
+    per = max(1, -(-len(codes) // rows))
+    pad = np.full((-len(codes)) % per, Guest.ABSENT, dtype=codes.dtype)
+    grid = np.concatenate((codes, pad)).reshape(-1, per)
+    counts = np.stack([(grid == c).sum(axis=1) for c in Guest], axis=1)
+    return counts.argmax(axis=1).astype(np.uint8)
+
+
+def compare_maps(session, rows: int = 48, options=None):
+    """``core.compare.compare_session`` and, per technique, its guest memory after every step:
+    (Comparison, {model: array of shape (rows, steps + 1)}), for pictures side by side."""
+    from .compare.compare import CompareOptions, Comparison, Runner
+    from .scenario import Step
+
+    options = options or CompareOptions()
+    runner = Runner(session.scenario.config, options)
+
+    def picture() -> dict[str, np.ndarray]:
+        b = runner.balloon
+        return {"virtio_mem": fold_mode(guest_chunks(runner.vmem.mem), rows),
+                "balloon": fold_mode(guest_chunks(b.mem, b.balloon), rows),
+                "dimm": fold_mode(guest_chunks(runner.dimm.mem), rows)}
+
+    table_rows, columns = [runner.boot_row()], [picture()]
+    for i, action in enumerate(session.sandbox.actions(), start=1):
+        table_rows.append(runner.play(Step(i, action)))
+        columns.append(picture())
+    comparison = Comparison("session", session.scenario.config.seed, options, table_rows, runner.summary)
+    return comparison, {m: np.stack([c[m] for c in columns], axis=1) for m in columns[0]}

@@ -78,6 +78,7 @@ def test_compare_tab_shows_the_three_models_and_goes_out_of_date():
     app.compare.show()
     shown = app.compare.pane.object
     assert "virtio-balloon" in shown and "ACPI DIMM" in shown and "granularity" in shown
-    assert "last resize: action 1 of this session (request size=512M)" in shown
+    assert "last resize: step 1 of this session (request size=512M)" in shown
+    assert len(app.compare.pictures.objects) == 3
     app.state.act("request", size="256M")
     assert "out of date" in app.compare.pane.object

@@ -234,14 +234,14 @@ def create_app(scenario: Scenario | None = None, query: dict | None = None, name
     except UrlError as e:
         notice, chosen, sc, q = str(e), names[0], extra.get(names[0]) or load_scenario(names[0]), None
     state = SandboxState(Session(sc), extra_scenarios=extra, scenario_name=chosen, present=present)
-    for _ in range(q.step if q else 0):
-        state.play_lesson_step(ask_first=False)          # its questions stay open: see LessonPanel
-    state.message = notice
-    state.scheduler = page_scheduler()
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:
         doc.template = PAGE_TEMPLATE
-    app = App(state)
+    app = App(state)                            # first, so that the History sees every step
+    for _ in range(q.step if q else 0):         # at once: the page is not drawn yet
+        state.play_lesson_step(ask_first=False)          # its questions stay open: see LessonPanel
+    state.message = notice
+    state.scheduler = page_scheduler()
     location = pn.state.location if doc is not None else None
     if location is not None:                    # the fragment reaches Python once the page loaded
         location.param.watch(lambda e: app.open_link(e.new), "hash")

@@ -10,6 +10,7 @@ prediction (a shared link, undo/redo) keeps its narration folded until the stude
 from __future__ import annotations
 
 import html
+import re
 
 import panel as pn
 
@@ -19,6 +20,22 @@ from .base import View, on_change
 from .markup import html_pane
 from .state import SandboxState
 from .widgets import FlexRow
+
+
+# Lesson files are written for every view; a few tell the reader to run a terminal command. In
+# the browser the same thing is a tab or a button away, so those sentences say that instead.
+BROWSER_WORDS = (
+    (re.compile(r"Run it with `vmemlab compare[^`]*`(?: \([^)]*\))?( to see)?"),
+     lambda m: "Open the Compare tab below and press Compare this run" + (" to see" if m.group(1) else "")),
+    (re.compile(r"`vmemlab run` plays"), lambda _m: "Next lesson step plays"),
+)
+
+
+def for_browser(text: str) -> str:
+    """A lesson text with its terminal commands said the browser's way."""
+    for pattern, words in BROWSER_WORDS:
+        text = pattern.sub(words, text)
+    return text
 
 
 class LessonPanel(View):
@@ -118,7 +135,7 @@ class LessonPanel(View):
         # the question ahead first (it must be seen before the step is played), then the narration
         if asking:
             parts[1:1] = ahead
-        note = sess.current_note()
+        note = for_browser(sess.current_note())
         if note and show_answer:
             parts.append(f'<p class="vm-note">{html.escape(note)}</p>')
         if done is not None and done.ask and done.answer and show_answer and playing is None:

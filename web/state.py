@@ -73,6 +73,9 @@ class SandboxState(param.Parameterized):
         self._pumping = False
         self._shown_at = 0.0
         self._marks: tuple | None = None          # (device, first event, events seen, marks)
+        # Called with no argument at every timeline position the state passes, shown or not
+        # (a redo on the way to a scrub target, a link's replay): the History records them all.
+        self.position_listeners: list[Callable[[], None]] = []
         # The student's predictions, by lesson step: what the page knows about the student, not
         # about the model (like the selected block); a new scenario starts them afresh.
         self.predictions: dict[int, str] = {}
@@ -184,6 +187,10 @@ class SandboxState(param.Parameterized):
             self._finish()
 
     # ----- changing -------------------------------------------------------------------------
+    def _passed(self) -> None:
+        for listener in self.position_listeners:
+            listener()
+
     def _changed(self, events: list[Event], message: str = "") -> None:
         self.last_events = events
         self.message = message
@@ -240,6 +247,7 @@ class SandboxState(param.Parameterized):
             return self._refused(ActionError(f"step: {index} does not exist; allowed: 0 to {self.timeline_length}"))
         while self.sandbox.position < index:
             self.session.redo()
+            self._passed()
         if index < self.sandbox.position:
             self.session.goto(index)
         self._changed(self.sandbox.last_events())
@@ -350,6 +358,7 @@ class SandboxState(param.Parameterized):
             while not work.run(seconds=SLICE):
                 self.working = f"opening: change {i} of {n}, {work.steps:,} driver requests"
                 yield
+            self._passed()
             if i < n and time.perf_counter() - self._shown_at > PROGRESS_SECONDS:
                 self._shown_at = time.perf_counter()
                 self.working = f"opening: change {i} of {n}"
