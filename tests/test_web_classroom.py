@@ -144,7 +144,7 @@ def test_a_copied_link_reopens_the_session_and_a_bad_one_says_why(browser, tmp_p
     page.locator(".vm-do-request button").click()
     page.wait_for_function(PLUGGED.replace("return n;", "return n == 3 * 64;"), timeout=20000)
     page.locator(".vm-copy-button").click()
-    page.wait_for_selector(".vm-copy-status >> text=copied", timeout=20000)
+    page.wait_for_selector(".vm-copy-button button >> text=Copied", timeout=20000)
     link = page.evaluate("navigator.clipboard.readText()")
     assert link.startswith(base + "?scenario=default#session=")
     other = OfflinePage(b, 1366, 900)

@@ -74,16 +74,14 @@ class App(pn.viewable.Viewer):
         self.compare = CompareView(state)
         self.share = html_pane()
         self.status = StatusBar(state)
-        self.keys = Keys(width=36, height=36, margin=(4, 8))
+        self.keys = Keys()
         self.present = pn.widgets.Toggle(label="Present", width=90, css_classes=["vm-present"],
                                          value=state.present)
         self.present.link(state, value="present", bidirectional=True)
-        self.copy_link = CopyLink(sizing_mode="stretch_width", min_width=220, height=36,
-                                  styles={"flex": "1 1 300px", "max-width": "640px"})
+        self.copy_link = CopyLink()
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["vm-trace-upload"])
         self.upload.param.watch(lambda _e: self._uploaded(), "value")
-        self.keys.param.watch(lambda _e: self._key(), "event")
-        self.keys.param.watch(lambda _e: self._present(), "screen_height")
+        self.keys.on_key(self._key)
         on_change(state, self._refresh, "version")
         on_change(state, self._present, "present")
         self._refresh()
@@ -123,10 +121,9 @@ class App(pn.viewable.Viewer):
                              f'<a href="{html.escape(query)}"><code>{html.escape(query)}</code></a>. '
                              "It replays lesson steps only; download the trace to keep your own actions.</p>")
 
-    def _key(self) -> None:
-        """A keyboard shortcut (see keys.SHORTCUTS)."""
+    def _key(self, action: str) -> None:
+        """A keyboard shortcut (see keys.SHORTCUTS), or '' when the window changed size."""
         s = self.state
-        action = self.keys.action()
         pos, end = s.sandbox.position, s.timeline_length
         if action == "next":
             self.timeline.next_step()
@@ -148,6 +145,8 @@ class App(pn.viewable.Viewer):
             s.present = not s.present
         elif action == "cancel":
             s.cancel()
+        elif action == "" and s.present:
+            self._present()
 
     def _present(self) -> None:
         """Presentation mode: the controls and tabs step aside, the map and the status bar take
@@ -155,7 +154,7 @@ class App(pn.viewable.Viewer):
         if not hasattr(self, "_root"):
             return                                  # not built yet: __panel__ applies it
         on = self.state.present
-        for part in self._aside + [self.copy_link, self.timeline.scenario, self.timeline.speed]:
+        for part in self._aside + [self.copy_link.layout, self.timeline.scenario, self.timeline.speed]:
             part.visible = not on
         self._root.styles = {**ROOT_STYLE, **(PRESENT_STYLE if on else {})}
         self.region_map.present(on, self.keys.screen_height)
@@ -194,7 +193,8 @@ class App(pn.viewable.Viewer):
                           sizing_mode="stretch_width", styles=RIGHT, css_classes=["vm-right"])
         status = pn.Column(self.status, sizing_mode="stretch_width", css_classes=["vm-status-bar"],
                            styles={"position": "sticky", "top": "0", "z-index": "20", "background": "#ffffff"})
-        top = FlexRow(header, self.copy_link, self.present, self.keys, align_items="center")
+        top = FlexRow(header, self.copy_link.layout, self.present, self.keys.help_button, self.keys.pane,
+                      align_items="center")
         self._aside = [right, tabs]
         self._root = pn.Column(top, status, FlexRow(left, right, align_items="flex-start"),
                                sizing_mode="stretch_width", styles=dict(ROOT_STYLE))
@@ -238,6 +238,8 @@ def create_app(scenario: Scenario | None = None, query: dict | None = None, name
     if doc is not None and doc.session_context is not None:
         doc.template = PAGE_TEMPLATE
     app = App(state)                            # first, so that the History sees every step
+    if doc is not None:
+        app.keys.install(doc)
     for _ in range(q.step if q else 0):         # at once: the page is not drawn yet
         state.play_lesson_step(ask_first=False)          # its questions stay open: see LessonPanel
     state.message = notice

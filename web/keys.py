@@ -1,20 +1,21 @@
 """Keyboard shortcuts and their help overlay, for a teacher at a projector (and a clicker: those
 send PageDown/PageUp and the arrow keys).
 
-A small ReactiveHTML component listens to the page's key presses (not while the user types in a
-field) and reports each one to Python as ``event`` ("<count>:<key>", so pressing the same key
-twice reports twice); the page maps keys to actions (``SHORTCUTS``). ``?`` opens the overlay that
-lists them, in the browser alone. It also reports the window's height, which presentation mode
-gives to the map.
+A script that runs when the page's document is ready (Bokeh's ``document_ready``, so it runs
+under ``vmemlab serve`` and in the static site alike, with no extra component) listens to key
+presses outside text fields and writes each one, with the window's height, into a hidden text
+input that Python watches (``Keys.report``); the page maps keys to actions (``SHORTCUTS``). ``?``
+opens an overlay listing them, in the browser alone.
 """
 from __future__ import annotations
 
 import html
+import json
 
-import param
-from panel.reactive import ReactiveHTML
+import panel as pn
+from bokeh.models import CustomJS, TextInput
 
-# key (as KeyboardEvent.key) -> (what it does, the names shown in the overlay)
+# key (as KeyboardEvent.key) -> (what it does, the line in the overlay)
 SHORTCUTS: dict[str, tuple[str, str]] = {
     "n": ("next", "n or PageDown: next lesson step"),
     "PageDown": ("next", ""),
@@ -31,69 +32,79 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "Escape": ("cancel", "Esc: stop a long settle (or close this help)"),
 }
 
+HELP = ("<h2>Keyboard shortcuts</h2><ul>"
+        + "".join(f"<li>{html.escape(text)}</li>" for _a, text in SHORTCUTS.values() if text)
+        + "<li>?: this help</li></ul><p>Shortcuts work whenever the cursor is not in a text field. "
+          "Press ? or Esc to close.</p>")
 
-def help_rows() -> str:
-    rows = [text for _action, text in SHORTCUTS.values() if text] + ["?: this help"]
-    return "".join(f"<li>{html.escape(r)}</li>" for r in rows)
+# Installed once per window (the static site draws its page twice: pre-rendered, then live);
+# the newest document's sink gets the keys.
+SCRIPT = """
+window.vmKeysSink = sink;
+if (!window.vmKeys) {
+  window.vmKeys = {count: 0};
+  const overlay = document.createElement('div');
+  overlay.id = 'vm-help-overlay';
+  overlay.className = 'vm-help-overlay';
+  overlay.setAttribute('role', 'dialog');
+  overlay.setAttribute('aria-label', 'Keyboard shortcuts');
+  overlay.innerHTML = '<div class="vm-help-card">' + help + '</div>';
+  overlay.style.cssText = 'position:fixed;inset:0;background:rgba(0,0,0,.45);z-index:10000;display:none;' +
+                          'align-items:center;justify-content:center;font-family:system-ui,sans-serif';
+  overlay.firstChild.style.cssText = 'background:#fff;padding:16px 28px;border-radius:8px;max-width:36em;' +
+                                     'font-size:18px;line-height:1.5';
+  overlay.addEventListener('click', () => window.vmKeys.toggle());
+  document.body.appendChild(overlay);
+  window.vmKeys.toggle = () => { overlay.style.display = overlay.style.display == 'none' ? 'flex' : 'none'; };
+  const report = (key) => {
+    window.vmKeys.count += 1;
+    window.vmKeysSink.value = JSON.stringify({n: window.vmKeys.count, key: key, height: window.innerHeight});
+  };
+  document.addEventListener('keydown', (e) => {
+    const t = e.composedPath()[0];
+    if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key == '?') { window.vmKeys.toggle(); e.preventDefault(); return; }
+    if (e.key == 'Escape' && overlay.style.display != 'none') { window.vmKeys.toggle(); e.preventDefault(); return; }
+    if (!keys.includes(e.key)) return;
+    e.preventDefault();
+    report(e.key);
+  });
+  window.addEventListener('resize', () => report(''));
+}
+window.vmKeysSink.value = JSON.stringify({n: 0, key: '', height: window.innerHeight});
+"""
 
 
-class Keys(ReactiveHTML):
-    """Reports key presses (``event``) and the window's height (``screen_height``)."""
+class Keys:
+    """The shortcuts' receiver: ``on_key(callback)`` gets (action, window height) per report."""
 
-    event = param.String(default="", doc="'<count>:<key>' of the last shortcut pressed")
-    screen_height = param.Integer(default=800, doc="the browser window's inner height in CSS pixels")
-    keys = param.List(default=list(SHORTCUTS), doc="the keys that are shortcuts")
+    def __init__(self):
+        self.sink = TextInput(visible=False, name="vm-keys", value="")
+        self.pane = pn.pane.Bokeh(self.sink, visible=False, width=0, height=0, margin=0)
+        self.screen_height = 800
+        self._callbacks = []
+        self.sink.on_change("value", lambda _attr, _old, new: self._report(new))
+        self.help_button = pn.widgets.Button(label="?", width=40, css_classes=["vm-help-button"],
+                                             description=None)
+        self.help_button.js_on_click(code="window.vmKeys && window.vmKeys.toggle();")
 
-    _template = ("""<div id="keys" class="vm-keys">"""
-                 """<button id="helpbutton" class="vm-help-button" onclick="${script('toggle')}" """
-                 """title="Keyboard shortcuts" aria-label="Keyboard shortcuts">?</button>"""
-                 """<div id="overlay" class="vm-help-overlay" onclick="${script('toggle')}">"""
-                 """<div class="vm-help-card" role="dialog" aria-label="Keyboard shortcuts">"""
-                 """<h2>Keyboard shortcuts</h2><ul>""" + help_rows() + """</ul>"""
-                 """<p>Shortcuts work whenever the cursor is not in a text field. Press ? or Esc to close.</p>"""
-                 """</div></div></div>""")
+    def install(self, doc) -> None:
+        """Run the listener when ``doc`` is ready in the browser (each page's own document)."""
+        doc.js_on_event("document_ready", CustomJS(args={"sink": self.sink, "keys": list(SHORTCUTS), "help": HELP},
+                                                   code=SCRIPT))
 
-    _scripts = {
-        "render": """
-            let count = 0;
-            overlay.style.display = 'none';
-            state.toggle = () => { overlay.style.display = overlay.style.display == 'none' ? 'flex' : 'none'; };
-            state.onkey = (e) => {
-              const t = e.composedPath()[0];
-              if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) return;
-              if (e.ctrlKey || e.metaKey || e.altKey) return;
-              if (e.key == '?') { state.toggle(); e.preventDefault(); return; }
-              if (e.key == 'Escape' && overlay.style.display != 'none') { state.toggle(); e.preventDefault(); return; }
-              if (!data.keys.includes(e.key)) return;
-              e.preventDefault();
-              count += 1;
-              data.event = count + ':' + e.key;
-            };
-            state.onresize = () => { data.screen_height = window.innerHeight; };
-            document.addEventListener('keydown', state.onkey);
-            window.addEventListener('resize', state.onresize);
-            state.onresize();
-        """,
-        "toggle": "state.toggle()",
-        "remove": """
-            document.removeEventListener('keydown', state.onkey);
-            window.removeEventListener('resize', state.onresize);
-        """,
-    }
+    def on_key(self, callback) -> None:
+        self._callbacks.append(callback)
 
-    _stylesheets = ["""
-        .vm-help-button { font-size: var(--vm-font-size, 14px); width: 2em; height: 2em; border-radius: 1em;
-                          border: 1px solid #888; background: #fff; cursor: pointer; }
-        .vm-help-overlay { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.45); z-index: 10000;
-                           align-items: center; justify-content: center; }
-        .vm-help-card { background: #fff; padding: 16px 28px; border-radius: 8px; max-width: 36em;
-                        font-size: 18px; line-height: 1.5; font-family: system-ui, sans-serif; }
-        .vm-help-card h2 { margin: 0 0 8px; font-size: 22px; }
-        .vm-help-card ul { padding-left: 1.2em; margin: 0; }
-        .vm-help-card p { color: #444; font-size: 15px; }
-    """]
-
-    def action(self) -> str:
-        """What the last reported key asks for ('' if none)."""
-        key = self.event.split(":", 1)[1] if ":" in self.event else ""
-        return SHORTCUTS.get(key, ("", ""))[0]
+    def _report(self, raw: str) -> None:
+        try:
+            data = json.loads(raw)
+            key, height = str(data.get("key", "")), int(data.get("height", 0))
+        except (ValueError, TypeError, AttributeError):
+            return                                  # not ours: ignore, as for an unknown key
+        if 200 <= height <= 20000:
+            self.screen_height = height
+        action = SHORTCUTS.get(key, ("", ""))[0]
+        for cb in self._callbacks:
+            cb(action)

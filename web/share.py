@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import param
-from panel.reactive import ReactiveHTML
+import json
+
+import panel as pn
 
 from .links import encode_session
 from .state import SandboxState
 from .url import share_query
+from .widgets import FlexRow
 
 
 def lesson_only(state: SandboxState) -> bool:
@@ -35,46 +37,37 @@ def link_parts(state: SandboxState) -> tuple[str, str]:
     return "?" + urlencode({"scenario": name}) + present, encode_session(name, state.sandbox.changes())
 
 
-class CopyLink(ReactiveHTML):
-    """A button that copies a link to this page as it is, and shows the link."""
+COPY = """
+const url = JSON.parse(data.value || '{}');
+const full = location.origin + location.pathname + (url.query || '') + (url.fragment ? '#' + url.fragment : '');
+box.value = full;
+const view = Bokeh.index.all_views ? [...Bokeh.index.all_views()].find((v) => v.model === box) : null;
+const input = view && view.input_el;
+const said = (text) => { button.label = text; setTimeout(() => { button.label = 'Copy link'; }, 2500); };
+const fallback = () => {
+  if (input) { input.focus(); input.select(); }
+  said(document.execCommand && document.execCommand('copy') ? 'Copied' : 'Press Ctrl+C');
+};
+if (navigator.clipboard && window.isSecureContext) {
+  navigator.clipboard.writeText(full).then(() => said('Copied'), fallback);
+} else {
+  fallback();
+}
+"""
 
-    query = param.String(default="")
-    fragment = param.String(default="")
-    status = param.String(default="")
 
-    _template = ("""<div id="box" class="vm-copy">"""
-                 """<button id="copy" class="vm-copy-button" onclick="${script('copy')}">Copy link</button>"""
-                 """<input id="link" class="vm-copy-link" readonly aria-label="link to this page" value=""></input>"""
-                 """<span id="said" class="vm-copy-status">${status}</span></div>""")
+class CopyLink:
+    """A button that copies a link to this page as it is (and shows it in a box beside it)."""
 
-    _scripts = {
-        # Panel hands string parameters over HTML-escaped ('&' as '&amp;'): unescape them first.
-        "render": "const plain = (s) => { const t = document.createElement('textarea'); t.innerHTML = s; "
-                  "return t.value; }; state.update = () => { link.value = location.origin + location.pathname + "
-                  "plain(data.query) + (data.fragment ? '#' + plain(data.fragment) : ''); }; state.update();",
-        "query": "state.update()",
-        "fragment": "state.update()",
-        "copy": """
-            state.update();
-            const done = (ok) => { said.textContent = ok ? 'copied' : 'press Ctrl+C to copy the selected link'; };
-            link.focus(); link.select();
-            if (navigator.clipboard && window.isSecureContext) {
-              navigator.clipboard.writeText(link.value).then(() => done(true), () => done(document.execCommand('copy')));
-            } else {
-              done(document.execCommand('copy'));
-            }
-        """,
-    }
-
-    _stylesheets = ["""
-        .vm-copy { display: flex; align-items: center; gap: 6px; font-size: var(--vm-font-size, 14px); }
-        .vm-copy-button { font-size: inherit; padding: 4px 10px; cursor: pointer; border: 1px solid #888;
-                          border-radius: 4px; background: #fff; }
-        .vm-copy-link { flex: 1 1 auto; min-width: 6em; font-size: calc(var(--vm-font-size, 14px) - 2px);
-                        font-family: ui-monospace, monospace; }
-        .vm-copy-status { color: #1b5e20; white-space: nowrap; }
-    """]
+    def __init__(self):
+        self.data = pn.widgets.TextInput(visible=False, value="{}")
+        self.box = pn.widgets.TextInput(placeholder="the link to this page appears here", min_width=160,
+                                        sizing_mode="stretch_width", css_classes=["vm-copy-link"])
+        self.button = pn.widgets.Button(label="Copy link", width=110, css_classes=["vm-copy-button"])
+        self.button.js_on_click(args={"data": self.data, "box": self.box, "button": self.button}, code=COPY)
+        self.layout = FlexRow(self.button, self.box, self.data, align_items="center",
+                              styles={"flex": "1 1 300px", "max-width": "640px"})
 
     def show(self, state: SandboxState) -> None:
         query, fragment = link_parts(state)
-        self.param.update(query=query, fragment=fragment)
+        self.data.value = json.dumps({"query": query, "fragment": fragment})
