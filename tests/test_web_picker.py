@@ -14,9 +14,9 @@ import pytest
 from vmemlab.core import view
 from vmemlab.core.session import Session
 from vmemlab.web import grid
-from vmemlab.web.region_map import STRIP_GAP, STRIP_WIDTH
+from vmemlab.web.region_map import MARKS_GAP, MARKS_WIDTH, STRIP_GAP, STRIP_WIDTH
 from vmemlab.web.state import load_scenario, scenario_names
-from web_helpers import (LIVE_SOURCE, OfflinePage, drag_slider, launch, open_page, plot_sample, served, shot,
+from web_helpers import (LIVE_SOURCE, OfflinePage, drag_slider, launch, open_page, pick, plot_sample, served, shot,
                          source_js, wrong_pixels)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,7 +32,7 @@ def expected_shape(name: str) -> dict:
     per = grid.blocks_per_row(drv.n_mb)
     rows, cols = grid.fold_rows(view.chunk_cells(m, 0), per).shape
     first = int(m.mem.mb_phys[drv.mb_off])
-    return {"shape": [rows, cols], "x": [0, cols + STRIP_GAP + STRIP_WIDTH], "y": [first + rows * per, first],
+    return {"shape": [rows, cols], "x": [0, cols + STRIP_GAP + STRIP_WIDTH + MARKS_GAP + MARKS_WIDTH], "y": [first + rows * per, first],
             "key": (rows, cols, first, per, len(m.devices))}
 
 
@@ -70,7 +70,7 @@ def test_every_lesson_draws_fully_after_every_other_shape(browser):
     open_page(page, base)
     problems = []
     for k, name in enumerate(walk[1:], start=1):
-        page.locator(".vm-scenario select").select_option(name)
+        pick(page, name)
         want = shapes[name]
         page.wait_for_function(f"""([n, shape, y0, dh]) => {{ const m = ({LIVE_SOURCE})(n);
             return m && m.data.image.length && m.data.image[0].shape.join() == shape.join() &&

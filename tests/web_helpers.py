@@ -215,3 +215,9 @@ def rect_of(page, css: str) -> dict | None:
 def overlaps(a: dict, b: dict) -> bool:
     return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and
             a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def pick(page, name: str) -> None:
+    """Choose a shipped scenario in the picker (it shows lesson titles, not file names)."""
+    from vmemlab.web.state import load_scenario
+    page.locator(".vm-scenario select").select_option(label=load_scenario(name).title)

@@ -44,7 +44,7 @@ LEFT = {"flex": "3 1 620px", "min-width": "0"}
 RIGHT = {"flex": "1 1 360px", "min-width": "0"}
 # Text sizes for every widget (Bokeh's --bokeh-font-size) and pane (--vm-font-size): 14 px on a
 # desk, 19-20 px in presentation mode, where the lesson box grows too.
-ROOT_STYLE = {"--bokeh-font-size": "14px", "--vm-font-size": "15px"}
+ROOT_STYLE = {"--bokeh-font-size": "14px", "--vm-font-size": "15px", "min-width": "0px"}
 PRESENT_STYLE = {"--bokeh-font-size": "18px", "--vm-font-size": "20px", "--vm-lesson-height": "150px"}
 # Panel's page template has no viewport tag, so phones and tablets lay the page out 980 px wide
 # and shrink it; the static site's template (Panel's converter) has one already. Panel extends

@@ -51,9 +51,12 @@ class ModelSlider(pn.widgets.IntSlider):
             model.lookup("value_throttled").set_from_json(model, throttled.new)
 
 
-def FlexRow(*objects, **params) -> pn.FlexBox:
+def FlexRow(*objects, align_items: str = "flex-end", styles: dict | None = None, **params) -> pn.Row:
     """A row of controls that wraps onto the next line when its column is narrow: a tablet or a
-    zoomed browser never scrolls sideways and no control lands under another."""
+    zoomed browser never scrolls sideways and no control lands under another.
+
+    A Bokeh Row laid out by CSS, told to wrap (Panel's FlexBox would do, but it is a
+    ReactiveHTML component: those need the nh3 sanitizer, which the static site does not ship)."""
     params.setdefault("sizing_mode", "stretch_width")
-    params.setdefault("align_items", "flex-end")
-    return pn.FlexBox(*objects, flex_wrap="wrap", gap="0px", **params)
+    css = {"flex-wrap": "wrap", "align-items": align_items, "min-width": "0px", **(styles or {})}
+    return pn.Row(*objects, styles=css, **params)
