@@ -1,10 +1,13 @@
 """Action controls, all built from ``core.actions.ACTIONS``: quick buttons for the common actions
 and a form that offers every action of the registry with its parameters.
 
-Buttons take their tooltip from the action's help text; every click ends in
-``SandboxState.act``, so a refused value shows its message and changes nothing.
+Each tab lists its buttons with the action's help text under them (a hover tooltip would lie over
+the next button); every click ends in ``SandboxState.act``, so a refused value shows its message
+and changes nothing.
 """
 from __future__ import annotations
+
+import html
 
 import panel as pn
 from bokeh.models import CustomJSTickFormatter
@@ -13,6 +16,7 @@ from vmemlab.core.actions import ACTIONS, REQUIRED, Param
 from vmemlab.core.units import MiB, format_size
 
 from .base import View
+from .markup import html_pane
 from .state import SandboxState
 from .widgets import FlexRow, ModelSlider
 
@@ -23,9 +27,16 @@ SIZE_TICKS = CustomJSTickFormatter(code="""
 
 
 def action_button(name: str, label: str, color: str = "default", **kw) -> pn.widgets.Button:
-    spec = ACTIONS[name]
-    return pn.widgets.Button(label=label, description=spec.help, color=color,
-                             css_classes=[f"vm-do-{name}"], **kw)
+    return pn.widgets.Button(label=label, color=color, css_classes=[f"vm-do-{name}"], **kw)
+
+
+def button_help(*buttons: pn.widgets.Button) -> pn.pane.HTML:
+    """What each button does (the action registry's help text), listed under the buttons."""
+    rows = []
+    for b in buttons:
+        name = next(c for c in b.css_classes if c.startswith("vm-do-"))[len("vm-do-"):]
+        rows.append(f"<li><b>{html.escape(b.label)}</b>: {html.escape(ACTIONS[name].help)}</li>")
+    return html_pane(f'<ul class="vm-button-help">{"".join(rows)}</ul>')
 
 
 def typed(widget: pn.widgets.Widget):
@@ -121,7 +132,9 @@ class HostControls(View):
 
     def __panel__(self):
         return pn.Column(self.slider, FlexRow(self.size, self.set_button, self.grow, self.shrink),
-                         FlexRow(self.migration, self.reset, self.kexec), sizing_mode="stretch_width")
+                         FlexRow(self.migration, self.reset, self.kexec),
+                         button_help(self.grow, self.shrink, self.migration, self.reset, self.kexec),
+                         sizing_mode="stretch_width")
 
 
 class GuestControls(View):
@@ -154,7 +167,9 @@ class GuestControls(View):
     def __panel__(self):
         return pn.Column(FlexRow(self.alloc_size, self.alloc_kind, self.alloc_button, self.free_button),
                          FlexRow(self.percent, self.fragment),
-                         FlexRow(self.online_type, self.online, self.offline), sizing_mode="stretch_width")
+                         FlexRow(self.online_type, self.online, self.offline),
+                         button_help(self.alloc_button, self.free_button, self.fragment, self.online, self.offline),
+                         sizing_mode="stretch_width")
 
 
 class TimeControls(View):
@@ -177,4 +192,5 @@ class TimeControls(View):
 
     def __panel__(self):
         return pn.Column(self.auto_settle, FlexRow(self.step, self.settle, self.retry),
-                         FlexRow(self.seconds, self.advance), sizing_mode="stretch_width")
+                         FlexRow(self.seconds, self.advance),
+                         button_help(self.step, self.settle, self.retry, self.advance), sizing_mode="stretch_width")

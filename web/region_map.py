@@ -151,6 +151,8 @@ def row_runs(values: np.ndarray) -> list[tuple[int, int, int]]:
 class RegionMap(View):
     """The device region as an image; tap a block to select it."""
 
+    first = True
+
     def __init__(self, state: SandboxState, device: int = 0, max_rows: int = grid.MAX_ROWS, **params):
         self.device = device
         self.max_rows = max_rows

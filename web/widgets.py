@@ -48,7 +48,11 @@ class ModelSlider(pn.widgets.IntSlider):
         super()._update_model(events, msg, root, model, doc, comm)
         throttled = events.get("value_throttled")
         if throttled is not None and throttled.new is not None and model.value_throttled != throttled.new:
+            ref = root.ref["id"]
+            self._changing.setdefault(ref, []).append("value_throttled")   # not an echo from the browser
             model.lookup("value_throttled").set_from_json(model, throttled.new)
+            if "value_throttled" in self._changing.get(ref, []):
+                self._changing[ref].remove("value_throttled")
 
 
 def FlexRow(*objects, align_items: str = "flex-end", styles: dict | None = None, **params) -> pn.Row:
