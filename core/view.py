@@ -41,9 +41,9 @@ CELL_STYLE: dict[Cell, Style] = {
     Cell.MOVABLE: Style("online movable", "M", "#1b7837"),
     Cell.MOVABLE_PARTIAL: Style("online movable, partly plugged", "m", "#a6dba0"),
 }
-HIGHLIGHT_STYLE = {
+HIGHLIGHT_STYLE = {          # the colours of the marks below: pink = the step took memory
     "removed": Style("just removed", "x", "#cc79a7"),
-    "offlining": Style("being offlined", "~", "#009e73"),
+    "offlining": Style("being offlined", "~", "#cc79a7"),
 }
 
 
