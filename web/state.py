@@ -151,10 +151,10 @@ class SandboxState(param.Parameterized):
     def _work_job(self, work: Work, label: str, done: Callable[[list[Event]], None]) -> Job:
         """Slices of ``work``; progress shown while it runs, ``done(events)`` once committed."""
         while not work.done and not work.run(seconds=SLICE):
-            self.working = f"{label}: {work.steps:,} driver requests so far"
             now = time.perf_counter()
-            if now - self._shown_at >= PROGRESS_SECONDS:
+            if not self.working or now - self._shown_at >= PROGRESS_SECONDS:   # at once, then now and then
                 self._shown_at = now
+                self.working = f"{label}: {work.steps:,} driver requests so far"
                 self.last_events = work.events()
                 self.version += 1
             yield
@@ -356,7 +356,9 @@ class SandboxState(param.Parameterized):
                            f"the page shows the {i - 1} changes before it")
                 break
             while not work.run(seconds=SLICE):
-                self.working = f"opening: change {i} of {n}, {work.steps:,} driver requests"
+                if not self.working or time.perf_counter() - self._shown_at > PROGRESS_SECONDS:
+                    self._shown_at = time.perf_counter()
+                    self.working = f"opening: change {i} of {n}, {work.steps:,} driver requests"
                 yield
             self._passed()
             if i < n and time.perf_counter() - self._shown_at > PROGRESS_SECONDS:
