@@ -95,7 +95,7 @@ class Guest:
             refusal = drv.may_online(mb)
             if refusal:
                 return refusal
-        zone, reason = self.zone_for(mb, online_type)
+        zone, reason = self.zone_for(mb, online_type, drv)
         mem.online_block(mb, zone)
         plugged = int(np.count_nonzero(mem.plugged[mem.mb_chunks(mb)]))
         extra = "" if plugged == mem.chunks_per_mb else (
@@ -109,13 +109,13 @@ class Guest:
             drv.notify_online(mb, zone)
         return ""
 
-    def zone_for(self, mb: int, online_type: str = "online") -> tuple:
+    def zone_for(self, mb: int, online_type: str = "online", drv: Driver | None = None) -> tuple:
         """The zone onlining ``mb`` would pick, and why (the policy of mm/memory_hotplug.c)."""
-        drv = self.driver_of(mb)
+        drv = drv or self.driver_of(mb)
         pol = self.policy
         return zone_for_online(self.mem, mb, online_type, pol.online_policy, pol.auto_movable_ratio,
                                pol.auto_movable_numa_aware, self.boot_pages, pol.movable_node,
-                               drv.unit_blocks(mb) if drv is not None else None)
+                               drv.unit_blocks(mb) if drv is not None and pol.online_policy == "auto-movable" else None)
 
     def offline(self, mb: int) -> str:
         """Write offline to memoryN/state; returns "" or the kernel's error."""

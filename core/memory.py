@@ -48,6 +48,10 @@ ZONE_ORDER = (Zone.DMA, Zone.DMA32, Zone.NORMAL, Zone.MOVABLE)
 # sysctl_lowmem_reserve_ratio on x86-64: DMA 256, DMA32 256, NORMAL 32.
 LOWMEM_RESERVE_RATIO = {Zone.DMA: 256, Zone.DMA32: 256, Zone.NORMAL: 32}
 WATERMARK_SCALE_FACTOR = 10          # vm.watermark_scale_factor: 0.1 % of a zone
+# No zone's min watermark can exceed this (min_free_kbytes: at most 262144 kB from the square
+# root, or khugepaged's 11 pageblocks per kernel zone of up to 8 nodes): a cheap bound that spares
+# recomputing the watermarks where a zone is far above them.
+MAX_MIN_PAGES = max(262144 // 4, PAGES_PER_CHUNK * 11 * 3 * 8)
 # Allocation classes: the highest zone a request may use (gfp_zone()): GFP_KERNEL and the
 # migration target of a kernel-zone page stop at NORMAL, GFP_HIGHUSER_MOVABLE may use MOVABLE.
 CLASS_ZONELIST = {Zone.NORMAL: (Zone.NORMAL, Zone.DMA32, Zone.DMA),
@@ -318,6 +322,16 @@ class GuestMemory:
         wm = self.watermarks()
         return np.maximum(free - wm.mark(mark) - wm.reserve[cls], 0)
 
+    def _surely_available(self, node: int, need: int) -> bool:
+        """True when the first kernel zone the memmap would come from is so far above any possible
+        min watermark and lowmem reserve that ``need`` pages surely fit (no need to compute them)."""
+        managed = self.zone_managed[node]
+        for zone, above in ((Zone.NORMAL, 0), (Zone.DMA32, int(managed[Zone.NORMAL]) // 256)):
+            if (node, int(zone)) in self.span:
+                free = int(managed[zone]) - int(self.zone_used[node, zone]) - int(self.pcp[node, zone])
+                return free - MAX_MIN_PAGES - above >= need
+        return False
+
     def headroom(self, cls: Zone) -> bool:
         """Can a small allocation of class ``cls`` (GFP_KERNEL: NORMAL, a user page: MOVABLE) still
         succeed in some zone above its min watermark?"""
@@ -332,10 +346,9 @@ class GuestMemory:
         np.add.at(table, (self.chunk_node[idx].astype(np.int64), self.chunk_zone[idx].astype(np.int64)),
                   np.asarray(cnt, dtype=np.int64))
 
-    def _managed_change(self, sl: slice, chunks: np.ndarray | None, sign: int) -> None:
+    def _managed_change(self, sl: slice, chunks: np.ndarray, sign: int) -> None:
         """Chunks going online (+1) or offline (-1) in ``sl`` (mask ``chunks``) change zone_managed."""
-        mask = chunks if chunks is not None else np.ones(sl.stop - sl.start, dtype=bool)
-        n = int(mask.sum())
+        n = int(np.count_nonzero(chunks))
         if not n:
             return
         z = int(self.chunk_zone[sl.start])
@@ -365,9 +378,11 @@ class GuestMemory:
         """
         need = self.memmap_per_block // PAGE_SIZE
         node = int(self.mb_node[mb])
-        limits = self.available(Zone.NORMAL, "min")
-        where = self._whole_free_chunks(need, node, limits) or \
-            self._find_packed(need, KERNEL_ZONES, node, limits, whole_chunks_first=True)
+        where = self._whole_free_chunks(need, node, None) if self._surely_available(node, need) else None
+        if where is None:
+            limits = self.available(Zone.NORMAL, "min")
+            where = self._whole_free_chunks(need, node, limits) or \
+                self._find_packed(need, KERNEL_ZONES, node, limits, whole_chunks_first=True)
         if where is None:
             return False
         idx, cnt = where
@@ -391,9 +406,13 @@ class GuestMemory:
         self.mb_zone[mb] = zone
         self._account_present(mb, +1)
         self.chunk_zone[sl] = zone
-        self.chunk_online[sl] = self.plugged[sl]
-        self.managed_pages += int(np.count_nonzero(self.plugged[sl])) * PAGES_PER_CHUNK
-        self._managed_change(sl, self.plugged[sl], +1)
+        plugged = self.plugged[sl]
+        self.chunk_online[sl] = plugged
+        n = int(np.count_nonzero(plugged))
+        self.managed_pages += n * PAGES_PER_CHUNK
+        if n:
+            self.zone_managed[int(self.chunk_node[sl.start]), int(zone)] += n * PAGES_PER_CHUNK
+            self._zone_version += 1
         self._touch(sl.start)
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
@@ -582,7 +601,8 @@ class GuestMemory:
             if chunk < hint:
                 self._hint[key] = chunk
 
-    def _whole_free_chunks(self, need: int, node: int, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _whole_free_chunks(self, need: int, node: int,
+                           limits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """Fast path for the memmap: whole free 2 MiB chunks (the vmemmap is mapped with PMDs,
         so the kernel asks for order-9 pages first), lowest address first, Normal before DMA32,
         within the zone's watermark. Only the zone's span is searched, in windows, from a hint
@@ -592,7 +612,7 @@ class GuestMemory:
         want = need // PAGES_PER_CHUNK
         for zone in map(int, (Zone.NORMAL, Zone.DMA32)):
             span = self.span.get((node, zone))
-            if not span or limits[node, zone] < need:
+            if not span or (limits is not None and limits[node, zone] < need):
                 continue
             key = (node, -zone)
             start = max(self._hint.get(key, 0), span[0] * self.chunks_per_mb)
@@ -776,7 +796,8 @@ class GuestMemory:
             drop[idx] = rng.multivariate_hypergeometric(held[idx], n)
         nz = np.flatnonzero(drop)
         self.add_pages(kind, nz + (sl.start or 0), -drop[nz])
-        self.freed_to_pcp(nz + (sl.start or 0), drop[nz])
+        if kind in MOVABLE:    # order-0 user pages; freed slab pages (orders 1-3) drain the lists instead
+            self.freed_to_pcp(nz + (sl.start or 0), drop[nz])
         self._touch(0)
         return n
 
