@@ -240,10 +240,10 @@ def _fragment(m: Machine, a: dict) -> None:
         before = int(np.count_nonzero(mem.unmovable(slice(None))))
         got = mem.alloc(pages, Page.KERNEL, m.rng, node=a["node"], claim="random")
         touched = int(np.count_nonzero(mem.unmovable(slice(None)))) - before
-        m.emit(Kind.ALLOC, f"fragment: {format_size(got * PAGE_SIZE)} of unmovable kernel pages; mobility grouping "
-               f"packs them into pageblocks that already hold unmovable pages and claims {touched} more 2 MiB "
-               "pageblocks (ZONE_MOVABLE never takes unmovable allocations; the worst case, spread=worst, puts one page "
-               "into every pageblock)", size=got * PAGE_SIZE)
+        m.emit(Kind.ALLOC, f"fragment: {format_size(got * PAGE_SIZE)} of unmovable kernel pages scattered over "
+               f"{touched} more 2 MiB pageblocks: mobility grouping packs them into pageblocks that already hold "
+               "unmovable pages, then claims whole free ones (ZONE_MOVABLE never takes unmovable allocations; "
+               "the worst case, spread=worst, puts one page into every pageblock)", size=got * PAGE_SIZE)
         return
     # worst case: one page per chunk first, so that a small percentage already touches many pageblocks
     first = cand if pages >= len(cand) else np.sort(m.rng.choice(cand, size=pages, replace=False))

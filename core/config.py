@@ -65,6 +65,11 @@ class MachineConfig:
     seed: int = 0
     devices: tuple[DeviceConfig, ...] = field(default_factory=lambda: (DeviceConfig(),))
 
+    def __post_init__(self) -> None:
+        # a list from JSON or TOML compares equal to the tuple it stands for
+        if not isinstance(self.node_memory, tuple):
+            object.__setattr__(self, "node_memory", tuple(self.node_memory))
+
     @property
     def pageblock(self) -> int:
         return ARCHES[self.arch][0]
