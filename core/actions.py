@@ -82,6 +82,7 @@ class ActionSpec:
     run: Callable[[Machine, dict], None]
     key: str = ""
     settles: bool = True           # in scenario files, settle afterwards unless told not to
+    runs_driver: bool = False      # the action *is* the driver running (a Sandbox runs it in slices)
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,7 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("step", "time", "Let the driver send one more request", (Param("count", "int", 1),), _step,
                key="space", settles=False),
     ActionSpec("settle", "time", "Run the driver until it is idle, waiting, blocked or broken", (), _settle,
-               key="s", settles=False),
+               key="s", settles=False, runs_driver=True),
     ActionSpec("advance", "time", "Let simulated time pass (retry timers fire)", (Param("seconds", "float"),),
                _advance, key="t", settles=False),
     ActionSpec("retry", "time", "Jump to the next retry timer and let it fire", (), _retry, key="T", settles=False),

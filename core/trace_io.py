@@ -1,7 +1,8 @@
 """Export a run: a replayable trace (JSON) and one metrics row per lesson step (CSV).
 
-A trace holds the machine config and every action the sandbox applied (the settles a
-scenario adds included), plus per-action metrics and a digest of all events. Because the
+A trace holds the machine config and every change on the sandbox's timeline (each action with
+whether the driver then settled, and which lesson step it was), plus per-change metrics and a
+digest of all events. Because the
 machine owns its seeded RNG, replaying the actions on a fresh machine must give the same
 metrics and the same events; ``replay`` checks exactly that.
 """
@@ -20,13 +21,14 @@ from .actions import ActionError
 from .config import ConfigError, DeviceConfig, MachineConfig
 from .events import Event
 from .machine import Metrics
-from .sandbox import Sandbox
+from .sandbox import Change, Sandbox
 from .scenario import SIZE_FIELDS
 from .session import Session
 from .units import SizeError, format_size, parse_size
 
 FORMAT = "vmemlab-trace"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)   # version 1: settles were separate actions; it replays unchanged
 BLOCK_COLUMNS = ("PLUGGED", "OFFLINE", "OFFLINE_PARTIAL", "KERNEL", "KERNEL_PARTIAL", "MOVABLE",
                  "MOVABLE_PARTIAL", "ADDED", "FAKE_OFFLINE")
 METRIC_COLUMNS = ("step", "action", "time", "requested", "plugged", "usable", "mem_total", "mem_free",
@@ -95,16 +97,17 @@ def metrics_dict(m: Metrics) -> dict:
 
 
 # ----- export -------------------------------------------------------------------------------
-def trace(sandbox: Sandbox, title: str = "", source: str = "", step_positions: list[int] | None = None) -> dict:
+def trace(sandbox: Sandbox, title: str = "", source: str = "") -> dict:
     """Everything needed to replay the sandbox's history and to prove the replay identical."""
+    sandbox.stop_work()
     return {
         "format": FORMAT,
         "version": VERSION,
         "title": title,
         "source": source,
         "config": config_to_dict(sandbox.config),
-        "actions": [a.to_dict() for a in sandbox.actions()],
-        "step_positions": step_positions or [],
+        "actions": [c.to_dict() for c in sandbox.changes()],
+        "step_positions": [i for i, c in enumerate(sandbox.changes()) if c.lesson_step],
         "metrics": [metrics_dict(m) for m in sandbox.metrics_history()],
         "events": len(sandbox.events),
         "events_sha256": events_digest(sandbox.events),
@@ -114,7 +117,7 @@ def trace(sandbox: Sandbox, title: str = "", source: str = "", step_positions: l
 def session_trace(session: Session) -> dict:
     """The trace of what a view's session did: lesson steps and the user's own actions alike."""
     sc = session.scenario
-    return trace(session.sandbox, sc.title, sc.source, session.marks)
+    return trace(session.sandbox, sc.title, sc.source)
 
 
 def session_metrics_csv(session: Session) -> str:
@@ -140,6 +143,23 @@ def metrics_rows(rows: list[tuple[int, str, Metrics]]) -> str:
 
 
 # ----- replay -------------------------------------------------------------------------------
+def change_from_dict(raw: Any) -> Change:
+    """One timeline position from its trace form; ActionError names the bad field."""
+    if not isinstance(raw, dict):
+        raise ActionError(f"expected an object like {{\"action\": \"request\", \"size\": \"1G\"}}, got {raw!r:.60}")
+    d = dict(raw)
+    settle = d.pop("settle", False)
+    steps = d.pop("settle_steps", None)
+    lesson = d.pop("lesson_step", 0)
+    if not isinstance(settle, bool):
+        raise ActionError(f"settle: expected true or false, got {settle!r:.40}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
+        raise ActionError(f"settle_steps: expected a whole number >= 0, got {steps!r:.40}")
+    if isinstance(lesson, bool) or not isinstance(lesson, int) or lesson < 0:
+        raise ActionError(f"lesson_step: expected a whole number >= 0, got {lesson!r:.40}")
+    return Change(act.from_dict(d), settle, steps, lesson)
+
+
 @dataclass
 class ReplayResult:
     """Outcome of a replay: identical, or the first action where it differs and how."""
@@ -162,8 +182,9 @@ def load_trace(path: str | Path) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TraceError(f"{path}: not a vmemlab trace (expected \"format\": \"{FORMAT}\"; "
                          "write one with vmemlab run FILE --trace out.json)")
-    if data.get("version") != VERSION:
-        raise TraceError(f"{path}: trace version {data.get('version')!r} is not supported; allowed: {VERSION}")
+    if data.get("version") not in READABLE_VERSIONS:
+        raise TraceError(f"{path}: trace version {data.get('version')!r} is not supported; "
+                         f"allowed: {', '.join(map(str, READABLE_VERSIONS))}")
     for key, typ in (("actions", list), ("metrics", list), ("events_sha256", str), ("events", int)):
         if not isinstance(data.get(key), typ):
             raise TraceError(f"{path}: field {key!r} is missing or not a {typ.__name__}")
@@ -179,10 +200,11 @@ def replay(data: dict) -> ReplayResult:
         diff = "the machine differs right after boot (config or model version changed)"
     for i, raw in enumerate(data["actions"], start=1):
         try:
-            action = act.from_dict(raw)
-            sb.apply(action)
+            change = change_from_dict(raw)
+            sb.apply_change(change)
         except ActionError as e:
             raise TraceError(f"actions[{i - 1}]: {e}") from None
+        action = change.action
         if not diff and i < len(recorded) and metrics_dict(sb.entries[-1].metrics) != recorded[i]:
             got, want = metrics_dict(sb.entries[-1].metrics), recorded[i]
             keys = [k for k in want if got.get(k) != want[k]]

@@ -74,11 +74,9 @@ def main(args: argparse.Namespace) -> int:
             print(sc.intro.strip())
     failed = total = 0
     rows = []
-    positions = []
     sb = None
     for g in expect.check_run(sc):
         sb, res, checks = g.sandbox, g.result, g.checks
-        positions.append(sb.position)
         rows.append((res.step.index, res.step.action.label(), sb.machine.metrics()))
         if args.json:
             print(json.dumps(step_record(sb, res, checks if args.check else None), default=int))
@@ -89,20 +87,20 @@ def main(args: argparse.Namespace) -> int:
         total += len(checks)
         failed += sum(not c.ok for c in checks)
     if sb is not None:
-        write_exports(args, sc, sb, rows, positions)
+        write_exports(args, sc, sb, rows)
     if args.check and not args.json:
         print(f"\n== check: {total - failed} of {total} expectations met"
               + (f", {failed} FAILED" if failed else ""))
     return 1 if args.check and failed else 0
 
 
-def write_exports(args: argparse.Namespace, sc, sb, rows: list, positions: list[int]) -> None:
+def write_exports(args: argparse.Namespace, sc, sb, rows: list) -> None:
     initial = [(0, "boot", sb.initial_metrics)]
     if args.metrics:
         with open(args.metrics, "w", encoding="utf-8", newline="") as f:
             f.write(trace_io.metrics_rows(initial + rows))
     if args.trace:
-        trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source, positions))
+        trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source))
 
 
 def print_checks(checks: list[expect.Check]) -> None:
