@@ -343,8 +343,9 @@ class GuestMemory:
         if np.ndim(idx) == 0:
             table[int(self.chunk_node[idx]), int(self.chunk_zone[idx])] += int(cnt)
             return
-        np.add.at(table, (self.chunk_node[idx].astype(np.int64), self.chunk_zone[idx].astype(np.int64)),
-                  np.asarray(cnt, dtype=np.int64))
+        key = self.chunk_node[idx] * np.int16(N_ZONES) + self.chunk_zone[idx]
+        sums = np.bincount(key, weights=cnt, minlength=table.size)
+        table += np.rint(sums).astype(np.int64).reshape(table.shape)
 
     def _managed_change(self, sl: slice, chunks: np.ndarray, sign: int) -> None:
         """Chunks going online (+1) or offline (-1) in ``sl`` (mask ``chunks``) change zone_managed."""
@@ -588,7 +589,9 @@ class GuestMemory:
         self.pages[kind, idx] = (self.pages[kind, idx].astype(np.int64) + cnt).astype(np.uint16)
         self.used_total[kind] += int(np.sum(cnt))
         on = self.chunk_online[idx]
-        if on.any():
+        if on.all():
+            self._zone_add(table, idx, cnt if sign > 0 else -np.asarray(cnt))
+        elif on.any():
             self._zone_add(table, idx[on], sign * np.asarray(cnt)[on])
         if kind == Page.RESERVED:
             self._zone_version += 1
