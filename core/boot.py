@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import X86_LOW_HOLE, ConfigError, MachineConfig
+from .config import X86_LOW_HOLE, MachineConfig
 from .events import Event, Kind
 from .guest import Guest, GuestPolicy
 from .memory import CHUNK_SIZE, MEMMAP_BYTES_PER_PAGE, GuestMemory, Page, Zone
-from .units import GiB, MiB, PAGE_SIZE, align_up, format_size
+from .units import GiB, MiB, PAGE_SIZE, align_up
 
 DMA_LIMIT = 16 * MiB
 FIRST_MIB = 1 * MiB
@@ -72,13 +72,16 @@ def boot_ranges(cfg: MachineConfig, boot_per_node: list[int]) -> list[BootRange]
                 out.append(BootRange(node, 4 * GiB + off - below if cfg.below_4g else off, n))
             off += n
             left -= n
+    # A memory block shared by two nodes is modelled as the lower node's (its RAM moves over).
     mb = cfg.mb_size
-    for a, b in zip(out, out[1:]):
-        if align_up(a.addr + a.size, mb) > b.addr:
-            raise ConfigError(f"machine.node_memory: node {a.node} ends at {a.addr + a.size:#x}, inside a "
-                              f"{format_size(mb)} memory block it would share with node {b.node}; use node sizes "
-                              f"that are multiples of {format_size(mb)}")
-    return out
+    for i in range(len(out) - 1):
+        a, b = out[i], out[i + 1]
+        end = align_up(a.addr + a.size, mb)
+        if end > b.addr:
+            moved = min(end - b.addr, b.size)
+            out[i] = BootRange(a.node, a.addr, a.size + moved)
+            out[i + 1] = BootRange(b.node, b.addr + moved, b.size - moved)
+    return [r for r in out if r.size]
 
 
 def boot_memory(cfg: MachineConfig, boot_per_node: list[int],

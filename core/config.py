@@ -137,10 +137,11 @@ class MachineConfig:
             raise ConfigError("machine.auto_movable_ratio: use a percentage from 0 to 100000 (default 301)")
         if self.bbm_block_size and not is_power_of_two(self.bbm_block_size):
             raise ConfigError("machine.bbm_block_size: must be a power of two (or 0 for the default)")
-        reserved_max = self.boot_memory // self.nodes // 2
-        if not 0 <= self.kernel_reserved + self.boot_memory // 64 <= reserved_max:
-            raise ConfigError(f"machine.kernel_reserved: too large for {format_size(self.boot_memory)} of boot "
-                              f"memory; allowed: 0 to {format_size(reserved_max - self.boot_memory // 64)}")
+        node0 = self.boot_per_node()[0]
+        reserved_max = node0 * 9 // 10 - node0 // 64
+        if not 0 <= self.kernel_reserved <= reserved_max:
+            raise ConfigError(f"machine.kernel_reserved: too large for {format_size(node0)} of boot memory on "
+                              f"node 0; allowed: 0 to {format_size(reserved_max)}")
         if not 0 <= self.background_kernel_allocs <= 16:
             raise ConfigError("machine.background_kernel_allocs: use 0 to 16")
         if not self.devices:

@@ -67,10 +67,6 @@ class Machine(EventSource):
                                       "overlaps another device")
             if any(addr < align_up(r.addr + r.size, cfg.mb_size) and r.addr < addr + d.region_size for r in ranges):
                 raise ConfigError(f"devices ({d.id}).addr: {addr:#x} overlaps boot memory")
-            first, end = align_up(addr, cfg.mb_size), (addr + d.region_size) // cfg.mb_size * cfg.mb_size
-            if end - first < max(cfg.mb_size, bs):
-                raise ConfigError(f"devices ({d.id}).region_size: {addr:#x}+{format_size(d.region_size)} holds no "
-                                  f"whole {format_size(max(cfg.mb_size, bs))} block that Linux could add")
             used.append((addr, d.region_size))
             base = addr + d.region_size
             devices.append(VirtioMemDevice(d.id, addr, d.region_size, bs, d.node, d.requested_size,
@@ -83,7 +79,7 @@ class Machine(EventSource):
         per_node = cfg.boot_per_node()
         mb = cfg.mb_size
         # Linux adds whole memory blocks: a device's segment is the part of its region they cover
-        hotplug = [(d.id, align_up(d.addr, mb), (d.addr + d.region_size) // mb * mb - align_up(d.addr, mb),
+        hotplug = [(d.id, align_up(d.addr, mb), max(0, (d.addr + d.region_size) // mb * mb - align_up(d.addr, mb)),
                     d.node_id, i) for i, d in enumerate(self.devices)]
         self.mem = mem = boot_memory(cfg, per_node, hotplug, self.rng)
         self.guest = boot_guest(cfg, mem, per_node, self.rng, self)

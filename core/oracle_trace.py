@@ -321,7 +321,7 @@ def parse(trace: object) -> Plan:
         dev_ids.append(dev_id)
     if len(dev_ids) > 2:
         raise TraceError(f"meta.qemu_cmdline: {len(dev_ids)} virtio-mem devices; the harness records vmem0 and vmem1")
-    node_memory = tuple(q.backends[m] for _, m in sorted(q.numa)) if q.numa else ()
+    node_memory = tuple(q.backends[m] for _, m in sorted(q.numa)) if q.numa else (q.boot,)
     if node_memory and sum(node_memory) != q.boot:
         raise TraceError(f"meta.qemu_cmdline: the -numa nodes hold {format_size(sum(node_memory))}, -m says "
                          f"{format_size(q.boot)}")
