@@ -396,7 +396,14 @@ def replay(trace: dict, placement: str = "seeded", seed: int = 0, name: str = ""
         events = m.take_events()
         real = reals[i]
         model = model_observed(m, events, set(real.blocks or {}), outcome)
-        report.steps.append(compare(i, step["spec"], real, model, plan.workload, strict_upto, with_dev))
+        diff = compare(i, step["spec"], real, model, plan.workload, strict_upto, with_dev)
+        if real.outcome == "guest-dead":
+            panic = [line for line in step.get("console_highlights") or [] if "panic" in line.lower()]
+            diff.notes.append("real guest: " + (panic[-1].split("]", 1)[-1].strip() if panic else
+                                                str(step.get("error", "unresponsive"))))
+        if model.outcome == "guest-dead" and not any(d.model.outcome == "guest-dead" for d in report.steps):
+            diff.notes.append(f"model guest: {m.guest.dead}")
+        report.steps.append(diff)
     report.notes = plan.notes
     return report
 
