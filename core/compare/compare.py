@@ -45,7 +45,7 @@ class CompareOptions:
 
     dimm_size: int = 0                       # 0: the smallest that reaches maxmem in the slots
     dimm_slots: int = ACPI_MAX_RAM_SLOTS
-    balloon_placement: str = "scattered"     # or "buddy": the kindest case for the balloon
+    balloon_placement: str = "buddy"         # Linux's order; "scattered" is a labelled what-if
 
     def validate(self) -> None:
         if self.balloon_placement not in PLACEMENTS:
