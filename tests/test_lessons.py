@@ -1,4 +1,5 @@
 """Every shipped lesson meets all its expectations; together lessons 01-14 cover the course."""
+import re
 from dataclasses import fields
 from importlib import resources
 
@@ -154,3 +155,15 @@ def test_quiz_grades_every_ask_right_and_wrong(name, capsys):
         assert "not graded" not in out
         assert out.count(f"   {verdict}: ") == len(answers), out
     assert len(answers) >= 1 or name == "default.toml"
+
+
+IMPERATIVE_COMMAND = re.compile(r"\b(run|type|enter|press|execute)\s+(it\s+)?(with\s+)?`", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", lesson_files() + ["default.toml"])
+def test_no_lesson_text_tells_a_browser_user_to_run_a_terminal_command(name):
+    """The same lesson plays in the TUI, the web page and the static site: a command may be
+    named ("the Compare view, `vmemlab compare`"), never ordered ("Run it with `vmemlab ...`")."""
+    sc = builtin(name)
+    texts = [sc.title, sc.intro] + [t for s in sc.steps for t in (s.title, s.note, s.ask, s.answer)]
+    assert not [t for t in texts if IMPERATIVE_COMMAND.search(t)]
