@@ -183,12 +183,14 @@ class BalloonVM:
         cnt = np.concatenate([p[1] for p in parts])
         mem.managed_pages -= n
         self.layers.append((idx, cnt, placement == "buddy"))
-        nodes = sorted({int(mem.chunk_node[i]) for i in idx})
+        touched = np.zeros(mem.n_chunks, dtype=bool)
+        touched[idx] = True
+        nodes = np.flatnonzero(np.bincount(mem.chunk_node[touched], minlength=mem.n_nodes)).tolist()
         where = f"node {nodes[0]}" if len(nodes) == 1 else "nodes " + ", ".join(map(str, nodes))
         how = ("smallest free pieces first, then whole 2 MiB blocks" if placement == "buddy"
                else "what-if: spread over the chunks in proportion to their free pages")
         self.vm.emit(Kind.ALLOC, f"balloon inflated by {format_size(n * PAGE_SIZE)}: {n} movable pages of 4 KiB "
-                     f"(order 0, {how}) from {len(np.unique(idx))} different 2 MiB chunks on {where}, where the "
+                     f"(order 0, {how}) from {int(touched.sum())} different 2 MiB chunks on {where}, where the "
                      "balloon's worker runs first; the host discards them 4 KiB at a time", size=n * PAGE_SIZE)
         return n
 
