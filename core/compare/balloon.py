@@ -190,8 +190,9 @@ class BalloonVM:
         how = ("smallest free pieces first, then whole 2 MiB blocks" if placement == "buddy"
                else "what-if: spread over the chunks in proportion to their free pages")
         self.vm.emit(Kind.ALLOC, f"balloon inflated by {format_size(n * PAGE_SIZE)}: {n} movable pages of 4 KiB "
-                     f"(order 0, {how}) from {int(touched.sum())} different 2 MiB chunks on {where}, where the "
-                     "balloon's worker runs first; the host discards them 4 KiB at a time", size=n * PAGE_SIZE)
+                     f"(order 0, {how}) from {int(touched.sum())} different 2 MiB chunks on {where} (the "
+                     f"balloon's worker runs on node {self.worker_node}); the host discards them 4 KiB at a time",
+                     size=n * PAGE_SIZE)
         return n
 
     def _take(self, k: int, node: int, zone: int, placement: str) -> tuple[np.ndarray, np.ndarray]:
