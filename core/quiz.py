@@ -15,9 +15,9 @@ from . import expect
 from .events import Kind
 from .machine import Metrics
 from .sandbox import Sandbox
-from .scenario import Step
+from .scenario import Scenario, Step
 
-MAX_PREDICTION = 200       # characters of a prediction that are read (a longer one is cut)
+MAX_PREDICTION = 4000      # characters of a prediction that are read (a longer one is cut: no huge ints)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Grade:
 def gradable_key(table: dict) -> str | None:
     """The first expect key a free-text prediction can be compared with."""
     for key in table:
-        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key == "block":
+        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key in ("block", "compare"):
             return key
     return None
 
@@ -78,6 +78,10 @@ def grade(step: Step, prediction: str, state: expect.StepState, checks: list[exp
     key = gradable_key(step.expect)
     if key is None:
         return Grade(None, None, said, "")
+    if key == "compare":                    # graded against the expectation: the prediction is right
+        from .compare.expectations import prediction_meets     # when it would pass in its place
+        key, ok = prediction_meets(step.expect["compare"], said)
+        return Grade(key, ok, said, next((c.actual for c in checks if c.key == key), ""))
     actual = expect.actual_value(key, state)
     if key == "block":
         ok = block_prediction(said, step.expect["block"], checks)
@@ -99,7 +103,14 @@ def step_state(sandbox: Sandbox, position: int, error: str = "") -> expect.StepS
     return expect.StepState(sandbox.machine, [e for e in events if e.kind != Kind.NOTE], error, before)
 
 
-def grade_last_step(step: Step, prediction: str, sandbox: Sandbox, error: str = "") -> Grade:
-    """Grade a prediction for ``step``, the last change on ``sandbox``'s timeline."""
+def grade_last_step(step: Step, prediction: str, sandbox: Sandbox, error: str = "",
+                    scenario: Scenario | None = None) -> Grade:
+    """Grade a prediction for ``step``, the last change on ``sandbox``'s timeline. A ``compare``
+    question shows the comparison's value too when ``scenario`` is given (a side-by-side run of
+    the scenario, as ``vmemlab run --quiz`` does)."""
     state = step_state(sandbox, sandbox.position, error)
-    return grade(step, prediction, state, expect.evaluate(step.expect, state))
+    checks = expect.evaluate(step.expect, state)
+    if scenario is not None and gradable_key(step.expect) == "compare":
+        from .compare.expectations import grade_scenario
+        checks += grade_scenario(scenario).get(step.index, [])
+    return grade(step, prediction, state, checks)

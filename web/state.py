@@ -271,7 +271,8 @@ class SandboxState(param.Parameterized):
 
         def done(events: list[Event]) -> None:
             if step.index in self.predictions and self.session.cursor == step.index:
-                self.grades[step.index] = quiz.grade_last_step(step, self.predictions[step.index], self.sandbox, error)
+                self.grades[step.index] = quiz.grade_last_step(step, self.predictions[step.index], self.sandbox,
+                                                               error, self.session.scenario)
                 self.quiz_version += 1
             self._changed([self.sandbox.error_event(error)] if error else events, error)
 
