@@ -25,6 +25,9 @@ from .widgets import FlexRow
 # Lesson files are written for every view; a few tell the reader to run a terminal command. In
 # the browser the same thing is a tab or a button away, so those sentences say that instead.
 BROWSER_WORDS = (
+    (re.compile(r"the Compare view,\s+`vmemlab compare`,\s+"), lambda _m: "the Compare tab below "),
+    (re.compile(r"The Compare view\s+\(`vmemlab compare`(?:,\s+([^)]*))?\)"),
+     lambda m: "The Compare tab below" + (f" ({' '.join(m.group(1).split())})" if m.group(1) else "")),
     (re.compile(r"Run it with `vmemlab compare[^`]*`(?: \([^)]*\))?( to see)?"),
      lambda m: "Open the Compare tab below and press Compare this run" + (" to see" if m.group(1) else "")),
     (re.compile(r"`vmemlab run` plays"), lambda _m: "Next lesson step plays"),
