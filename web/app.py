@@ -169,9 +169,9 @@ class App(pn.viewable.Viewer):
         return pn.Row(trace, metrics)
 
     def __panel__(self):
-        header = html_pane(f'<div class="vm-header"><h1>{TITLE}</h1><span>virtio-mem plugs and unplugs guest '
-                           "memory in 2 MiB subblocks; Linux adds and removes whole 128 MiB memory blocks."
-                           "</span></div>", styles={"flex": "1 1 400px"})
+        header = html_pane(f'<div class="vm-header" title="virtio-mem plugs and unplugs guest memory in 2 MiB '
+                           "subblocks; Linux adds and removes whole memory blocks (128 MiB on x86-64)\">"
+                           f"<h1>{TITLE}</h1></div>", sizing_mode="fixed", width=310, styles={"flex": "0 1 auto"})
         # Dynamic: a tab's widgets are made when it is first shown. Making all four up front costs
         # 0.35 s of the static site's start; showing one later costs one round trip to Python.
         controls = pn.Tabs(("Host", self.host), ("Guest", self.guest), ("Driver & time", self.time),
@@ -193,8 +193,8 @@ class App(pn.viewable.Viewer):
                           sizing_mode="stretch_width", styles=RIGHT, css_classes=["vm-right"])
         status = pn.Column(self.status, sizing_mode="stretch_width", css_classes=["vm-status-bar"],
                            styles={"position": "sticky", "top": "0", "z-index": "20", "background": "#ffffff"})
-        top = FlexRow(header, self.copy_link.layout, self.present, self.keys.help_button, self.keys.pane,
-                      align_items="center")
+        top = FlexRow(header, self.timeline.scenario, self.copy_link.layout, self.present, self.keys.help_button,
+                      self.keys.pane, align_items="center")
         self._aside = [right, tabs]
         self._root = pn.Column(top, status, FlexRow(left, right, align_items="flex-start"),
                                sizing_mode="stretch_width", styles=dict(ROOT_STYLE))

@@ -224,7 +224,7 @@ class RegionMap(View):
         return fig
 
     def __panel__(self):
-        return pn.Column(self.caption, self.title, self.pane, html_pane(legend_html()), sizing_mode="stretch_width")
+        return pn.Column(self.caption, self.pane, self.title, html_pane(legend_html()), sizing_mode="stretch_width")
 
     # ----- updating ---------------------------------------------------------------------
     def update(self) -> None:

@@ -1,4 +1,4 @@
-"""Timeline controls: scenario picker, next lesson step, play/pause with speed, undo/redo, cancel
+"""Timeline controls: scenario picker (shown in the page's top row), next lesson step, play/pause with speed, undo/redo, cancel
 and a scrubber over every step (applied ones and those redo would bring back).
 
 Play (``SandboxState.tick``) continues what is pending, one beat at a time: the driver's work one
@@ -19,9 +19,9 @@ from .widgets import FlexRow, ModelSlider
 class TimelineControls(View):
     def __init__(self, state: SandboxState, **params):
         self._showing = False
-        self.scenario = pn.widgets.Select(label="scenario", options=state.picker_options(),
-                                          value=state.scenario_name, css_classes=["vm-scenario"],
-                                          sizing_mode="stretch_width", min_width=200)
+        self.scenario = pn.widgets.Select(options=state.picker_options(), value=state.scenario_name,
+                                          css_classes=["vm-scenario"], sizing_mode="stretch_width", min_width=220,
+                                          styles={"flex": "1 1 300px", "max-width": "520px"})
         self.lesson_step = pn.widgets.Button(label="Next lesson step", color="primary", width=150,
                                              css_classes=["vm-lesson-step"])
         self.play = pn.widgets.Toggle(label="Play", color="success", width=80, css_classes=["vm-play"])
@@ -107,4 +107,4 @@ class TimelineControls(View):
 
     def __panel__(self):
         buttons = FlexRow(self.lesson_step, self.play, self.speed, self.undo, self.redo, self.cancel)
-        return pn.Column(self.scenario, buttons, self.scrubber, self.progress, sizing_mode="stretch_width")
+        return pn.Column(buttons, self.scrubber, self.progress, sizing_mode="stretch_width")
