@@ -82,14 +82,17 @@ def test_a_prediction_waits_is_graded_and_hides_the_answer_until_then(browser):
     open_page(page, base + "?scenario=01_resizable_dimm.toml")
     step = load_scenario("01_resizable_dimm.toml").steps[0]
     assert "By how much does MemTotal grow" in lesson_text(page)
+    next_at = page.locator(".vm-lesson-step button").bounding_box()["y"]
     page.locator(".vm-lesson-step button").click()                          # not yet: predict first
     page.wait_for_selector(".vm-caption.vm-message >> text=asks you to predict first", timeout=20000)
     assert PLUGGED and page.evaluate(PLUGGED) == 0
     page.locator(".vm-prediction input").fill("128M")                       # a wrong guess
     page.locator(".vm-lock button").click()
     page.wait_for_selector(".vm-locked >> text=128M", timeout=20000)
+    assert page.locator(".vm-lesson-step button").bounding_box()["y"] == next_at   # nothing jumped
     page.locator(".vm-lesson-step button").click()
     page.wait_for_selector(".vm-grade.vm-wrong", timeout=20000)
+    assert page.locator(".vm-lesson-step button").bounding_box()["y"] == next_at
     text = lesson_text(page)
     assert "WRONG: you said 128M; mem_total_change is +2M" in text and step.note[:40] in text
     shot(page, "prediction-graded", full_page=False)
@@ -151,7 +154,7 @@ def test_a_copied_link_reopens_the_session_and_a_bad_one_says_why(browser, tmp_p
     open_page(other.page, link)
     other.page.wait_for_selector(".vm-caption.vm-message >> text=opened the link: 2 changes replayed", timeout=30000)
     assert other.page.evaluate(PLUGGED) == 3 * 64
-    assert other.page.locator('.vm-stat[data-key="plugged"] .vm-stat-value').inner_text().endswith("384M")
+    other.page.wait_for_selector('.vm-stat[data-key="plugged"] .vm-stat-value >> text=384M', timeout=20000)
     other.page.evaluate("location.hash = '#session=AAAAgarbage'")           # a link cut off, in place
     other.page.wait_for_selector(".vm-caption.vm-message >> text=link:", timeout=30000)
     assert other.page.evaluate(PLUGGED) == 3 * 64                           # the page stayed as it was

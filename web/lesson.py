@@ -147,8 +147,9 @@ class LessonPanel(View):
             parts += ahead
         self.pane.object = '<div class="vm-lesson">' + "".join(parts) + "</div>"
         folded = not show_answer and playing is None
-        self.answer.visible = self.lock.visible = self.skip.visible = asking
-        self.reveal.visible = folded
+        # hidden, not removed: the row keeps its place, so nothing below moves under the pointer
+        for widget, shown in ((self.answer, asking), (self.lock, asking), (self.skip, asking), (self.reveal, folded)):
+            widget.styles = {"visibility": "visible" if shown else "hidden"}
 
 
 def taps(step) -> bool:
