@@ -40,3 +40,15 @@ async def wait_for(pilot, predicate, tries: int = 200) -> None:
             return
         await pilot.pause(0.02)
     assert predicate(), "condition never became true"
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Post key events back to back, as a terminal does when the user types fast (``Pilot.press``
+    waits for the app between keys and hides races), then let the app process them."""
+    from textual import events
+
+    chars = {"enter": "\r", "tab": "\t", "space": " ", "escape": "\x1b"}
+    for key in keys:
+        char = chars.get(key, key if len(key) == 1 else None)
+        pilot.app.post_message(events.Key(key, char))
+    await pilot.pause(0.2)

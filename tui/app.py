@@ -12,10 +12,12 @@ from typing import Iterable
 
 import numpy as np
 from rich.text import Text
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Button, Footer, Header, Input
 
 from vmemlab.core import view
 from vmemlab.core.actions import ACTIONS, Action, ActionError, make
@@ -36,6 +38,22 @@ from .style import QuietStatic
 from .trace import write_trace
 
 PLAY_INTERVAL = 0.2
+BLOCKED_IN_DIALOGS = commands.action_names() | {"command_palette"}
+
+
+class Palette(CommandPalette):
+    """Textual's command palette, guarded against keys that arrive after it closed: a fast
+    ``enter enter`` selected a command twice and popped the last screen (ScreenStackError)."""
+
+    @on(Input.Submitted)
+    @on(Button.Pressed)
+    def _select_or_command(self, event: Input.Submitted | Button.Pressed | None = None) -> None:
+        if event is not None:
+            event.prevent_default()          # the base class's handler would run it a second time
+        if self.is_current:
+            super()._select_or_command(event)
+        elif event is not None:
+            event.stop()
 
 
 class VmemLabApp(App):
@@ -341,7 +359,13 @@ class VmemLabApp(App):
             yield SystemCommand(c.title, c.help + hint, partial(self.run_action, c.action))
         yield from (sc for sc in super().get_system_commands(screen) if sc.title not in ("Quit", "Screenshot"))
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if isinstance(self.screen, ModalScreen) and action != "quit":
+        """While a dialog is open, vmemlab's own commands wait (the keys belong to the dialog);
+        Textual's focus moves (tab, shift+tab) keep working."""
+        if isinstance(self.screen, ModalScreen) and action in BLOCKED_IN_DIALOGS:
             return False
         return super().check_action(action, parameters)

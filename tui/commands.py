@@ -88,6 +88,11 @@ def all_commands() -> list[Command]:
     return action_commands() + UI_COMMANDS
 
 
+def action_names() -> set[str]:
+    """The app methods behind the commands ("act", "undo", ...), for ``check_action``."""
+    return {c.action.split("(")[0] for c in all_commands()}
+
+
 def bindings() -> list[Binding]:
     out = []
     for c in all_commands():

@@ -137,8 +137,8 @@ class RegionMap(Widget, can_focus=True):
         label_w = self._label_width()
         cursor = self.selected // self.per
         base = self.rich_style
-        old = self._row_cache if self._row_cache.get("layout") == (self.geometry, self.cols, self.per, width, base) \
-            else {"layout": (self.geometry, self.cols, self.per, width, base)}
+        layout = (self.geometry, self.cols, self.per, width, base, self.first_sysfs)   # labels too
+        old = self._row_cache if self._row_cache.get("layout") == layout else {"layout": layout}
         cache = {"layout": old["layout"]}
         strips, changed = [], []
         for start in range(0, len(shown), self.cols):
