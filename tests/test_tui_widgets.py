@@ -43,6 +43,7 @@ def test_aggregated_tile_shows_the_most_advanced_state():
         app = make_app(scenario=four_tib())
         app.session.do("request", size="2G")
         app.session.do("settle")
+        app.session.do("note", text="the last change touches no block: tiles show states, not marks")
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             region_map = app.query_one(RegionMap)

@@ -29,7 +29,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"vmemlab tui: --export-dir: {args.export_dir!r} is not a directory", file=sys.stderr)
         return 2
     from vmemlab.core.session import Session
-    from vmemlab.tui.app import VmemLabApp
+    from vmemlab.tui.app import run
 
-    VmemLabApp(Session(scenario), export_dir=export_dir).run()
-    return 0
+    return run(Session(scenario), export_dir)
