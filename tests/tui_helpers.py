@@ -67,3 +67,8 @@ def replayed(sandbox: Sandbox) -> Sandbox:
     for change in sandbox.changes():
         fresh.apply_change(change)
     return fresh
+
+
+def flat_text(app) -> str:
+    """The screen's words in reading order, borders dropped: for phrases a dialog wraps."""
+    return " ".join(screen_text(app).replace("│", " ").split())

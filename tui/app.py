@@ -534,19 +534,15 @@ class VmemLabApp(App):
             return
         n = plural(self.session.sandbox.length, "action")
         where = f"It is saved to {self.state_dir} first" if self.state_dir else "It is NOT saved"
-        name = choice.name if isinstance(choice, Path) else choice.title
+        name = choice.path.name if isinstance(choice, recovery.Reopened) else choice.title
         self.push_screen(ConfirmScreen("replace this session?", f"Load {name}? The current session has {n}. {where}; "
                                        "L lists saved sessions to reopen it.", "Load"),
                          lambda yes: self._replace(choice, save=True) if yes else self.say("nothing loaded"))
 
     def _replace(self, choice: LoadChoice, save: bool = False) -> None:
-        """Start over on a scenario or reopen a saved session (the current one saved first)."""
-        if isinstance(choice, Path):
-            try:
-                session, warning = recovery.reopen(choice)
-            except TraceError as e:
-                self.say(f"cannot reopen: {e}", error=True)
-                return
+        """Start over on a scenario or on a reopened session (the current one saved first)."""
+        if isinstance(choice, recovery.Reopened):
+            session, warning = choice
         else:
             session, warning = Session(choice), ""
         saved = self.save_session("load") if save else None
@@ -554,7 +550,8 @@ class VmemLabApp(App):
         self.session = session
         self.device = self.selected = 0
         self._marks_key = None
-        what = f"reopened {choice}" if isinstance(choice, Path) else f"loaded {choice.source}: {choice.title}"
+        what = f"reopened {choice.path}" if isinstance(choice, recovery.Reopened) else \
+            f"loaded {choice.source}: {choice.title}"
         self._moved(what + (f" · previous session saved to {saved}" if saved else "") +
                     (f" · {warning}" if warning else ""))
 
@@ -609,7 +606,13 @@ class VmemLabApp(App):
         text = (f"When {how} ({offer.at}), {offer.title} had {plural(offer.actions, 'action')}. Reopen it? "
                 f"Either way it stays in {offer.path}.")
         self.push_screen(ConfirmScreen("reopen the last session?", text, "Reopen", "Start fresh"),
-                         lambda yes: self._replace(offer.path, save=True) if yes else None)
+                         lambda yes: self._reopen_offer(offer.path) if yes else None)
+
+    def _reopen_offer(self, path: Path) -> None:
+        try:
+            self._replace(recovery.reopen(path), save=True)
+        except TraceError as e:
+            self.say(f"cannot reopen {path}: {e}", error=True)
 
     # ----- files, screens ---------------------------------------------------------------
     def _export_stem(self) -> str:

@@ -80,7 +80,8 @@ def save(session: Session, directory: Path, reason: str) -> Path | None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = write_new(directory, f"session-{stamp}", ".json", json.dumps(data, indent=1, default=int) + "\n")
     if reason in ("quit", "crash"):
-        pointer = {"path": str(path), "reason": reason, "title": data["title"], "actions": len(data["actions"]),
+        pointer = {"path": str(path), "reason": reason, "title": data["title"],
+                   "actions": len(data["actions"]) + len(data["redo"]),
                    "at": data["saved"]["at"]}
         (directory / POINTER).write_text(json.dumps(pointer) + "\n", encoding="utf-8")
     return path
@@ -141,7 +142,19 @@ def _scenario(data: dict, path: Path) -> Scenario:
                     "the lesson steps are not available; everything that was done is.", config, [], str(path))
 
 
-def reopen(path: Path) -> tuple[Session, str]:
+@dataclass(frozen=True)
+class Reopened:
+    """A saved session, replayed: the session and a warning ("" when the replay matches)."""
+
+    path: Path
+    session: Session
+    warning: str
+
+    def __iter__(self):                       # session, warning = reopen(path)
+        return iter((self.session, self.warning))
+
+
+def reopen(path: Path) -> Reopened:
     """A session equal to the saved one (timeline replayed, redo list restored) and a warning
     ("" when the replay matches the recorded metrics and events). Raises TraceError."""
     data = trace_io.load_trace(path)
@@ -157,4 +170,4 @@ def reopen(path: Path) -> tuple[Session, str]:
         raise TraceError(f"{path}: redo: {e}") from None
     session = Session.resume(_scenario(data, path), result.sandbox)
     warning = "" if result.identical else f"the replay differs from the recording: {result.difference}"
-    return session, warning
+    return Reopened(Path(path), session, warning)

@@ -14,9 +14,11 @@ from textual.widgets import Button, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from vmemlab.core.scenario import Scenario, ScenarioError, builtin, lesson_files, load
-from vmemlab.core.trace_io import FORMAT
+from vmemlab.core.trace_io import FORMAT, TraceError
 
-LoadChoice = Scenario | Path          # a scenario to start, or a saved session to reopen
+from .recovery import Reopened, reopen
+
+LoadChoice = Scenario | Reopened       # a scenario to start, or a saved session, already replayed
 
 
 def glyph_table(entries: list[tuple[str, object, str]]) -> str:
@@ -121,9 +123,17 @@ class LoadScreen(ModalScreen[LoadChoice | None]):
         event.stop()
         choice = event.option.id or ""
         if choice.startswith("saved:"):
-            self.dismiss(self.saved[int(choice.split(":")[1])])
+            self._reopen(self.saved[int(choice.split(":")[1])])
         else:
             self.dismiss(builtin(choice))
+
+    def _reopen(self, path: Path) -> None:
+        """Replay a saved session here, so a bad file is refused in this dialog, before anything
+        is asked or replaced."""
+        try:
+            self.dismiss(reopen(path))
+        except TraceError as e:
+            self.show_error(str(e))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -133,10 +143,7 @@ class LoadScreen(ModalScreen[LoadChoice | None]):
             return
         path = Path(text).expanduser()
         if path.suffix == ".json" or _is_trace(path):
-            if path.is_file():
-                self.dismiss(path)
-            else:
-                self.show_error(f"{text}: no such file")
+            self._reopen(path)
             return
         try:
             self.dismiss(self.load_file(text))
