@@ -13,8 +13,7 @@ from .style import CHUNK_GLYPHS, CHUNK_TILES, QuietStatic, chunk_legend_entries,
 
 LEVELS = np.array(list(" ▁▂▃▄▅▆▇█"))
 MAX_ROWS = 4                   # bitmap rows on a tall terminal; bigger blocks group subblocks per column
-SHORT_ROWS = 2                 # ... on a terminal under TALL rows
-TALL = 50
+ROWS_BY_HEIGHT = ((50, MAX_ROWS), (30, 2), (0, 1))     # (terminal rows at least, bitmap rows)
 ALWAYS_ALL = 64                # a block of up to 64 subblocks shows every one (rows wrap)
 DIM = RichStyle(color="#8a8a8a")
 KEY = RichStyle(color="#8a8a8a")
@@ -104,14 +103,14 @@ class BlockDetail(QuietStatic):
     """Shows one memory block; the app calls ``show`` with ``core.view.block_info`` output."""
 
     def max_rows(self) -> int:
-        return MAX_ROWS if self.app.size.height >= TALL else SHORT_ROWS
+        return next(rows for height, rows in ROWS_BY_HEIGHT if self.app.size.height >= height)
 
     def show(self, info: dict, unit: str) -> None:
         self.border_title = f"block {info['name']}"
         width = self.content_size.width or 64
         group = columns_per_tile(len(info["cells"]), width - 8, self.max_rows())
-        per = f"{unit}" if group == 1 else f"{group} {unit}s (the most restrictive)"
-        self.border_subtitle = f"a column per {per}; used = pages in use"
+        per = f"1 {unit}" if group == 1 else f"{group} {unit}s (most restrictive)"
+        self.border_subtitle = f"a column = {per} · used = pages in use"
         self._info, self._unit = info, unit
         self.show_text(render_block(info, width, unit, self.max_rows()))
 

@@ -33,7 +33,7 @@ def column_widths(width: int) -> tuple[int, int, int, int]:
     """(time, block, kind, text) for a table ``width`` cells wide (each column has 2 cells of
     padding); narrow tables drop the time (the explanation line shows it) and shorten kinds."""
     time_w = TIME_W if width >= 100 else 0
-    kind_w = KIND_W if width >= 90 else 13
+    kind_w = KIND_W if width >= 90 else 14
     used = (time_w + 2 if time_w else 0) + BLOCK_W + 2 + kind_w + 2
     return time_w, BLOCK_W, kind_w, max(10, width - used - 2 - 1)     # 1: the scrollbar
 
@@ -64,6 +64,7 @@ class EventLog(Vertical):
         self._widths = widths
         table = self.query_one(DataTable)
         table.clear(columns=True)
+        table.show_header = width >= 90          # narrow: one more row of events instead
         time_w, block_w, kind_w, text_w = widths
         if time_w:
             table.add_column("t (s)", key="time", width=time_w)

@@ -23,16 +23,18 @@ from vmemlab.core.actions import REQUIRED, Action, ActionError, ActionSpec, Para
 HIDDEN_PARAMS = {"device"}        # filled from the device the map shows
 
 
-def param_hint(p: Param) -> str:
+def param_hint(p: Param, named: bool = True) -> str:
+    """What a field takes; ``named``: prefixed with the field's name (for the hint line)."""
     hint = p.help or {"size": "a size like 128M or 4G", "int": "a whole number", "float": "a number",
                       "str": "text"}.get(p.kind, p.kind)
     if p.kind == "choice":
         hint = f"one of {', '.join(map(str, p.choices))}" + (f"; {p.help}" if p.help else "")
+    name = f"{p.name}: " if named else ""
     if p.default is REQUIRED:
-        return f"{p.name}: {hint} (required)"
+        return f"{name}{hint} (required)"
     if p.default not in (None, 0, False, ""):
-        return f"{p.name}: {hint} (default {p.default})"
-    return f"{p.name}: {hint} (optional)"
+        return f"{name}{hint} (default {p.default})"
+    return f"{name}{hint} (optional)"
 
 
 class ActionForm(ModalScreen[Action | None]):
@@ -65,7 +67,7 @@ class ActionForm(ModalScreen[Action | None]):
                         yield Select([(str(c), str(c)) for c in options], value=default, allow_blank=False,
                                      id=f"field-{p.name}", compact=True)
                     else:
-                        yield Input(value=str(self.values.get(p.name, "")), placeholder=param_hint(p),
+                        yield Input(value=str(self.values.get(p.name, "")), placeholder=param_hint(p, named=False),
                                     id=f"field-{p.name}", compact=True)
             yield Static("", id="form-hint")
             yield Static("", id="form-error")

@@ -37,7 +37,7 @@ def status_text(items: list[StatusItem], width: int) -> Text:
     used = 0
     for item in items:
         label = SHORT_LABELS.get(item.key, item.label)
-        value = shorten(item.value, max(8, width - len(label) - 2))
+        value = shorten(item.value, min(44, max(8, width - len(label) - 2)))     # the events tell the rest
         size = len(label) + 1 + len(value)
         if used and used + 2 + size > width:
             t.append("\n")

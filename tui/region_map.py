@@ -31,7 +31,7 @@ MAX_SHARE = 0.45        # of the screen, borders included: app.tcss says max-hei
 # Screen rows the other panels take at their largest (header, lesson, status bar, legend, block
 # panel, the events panel's minimum, status line, footer, the map's border): the map's content
 # gets the rest, so its scale follows the terminal's size and nothing else.
-RESERVED = {"narrow": 22, "wide": 34}
+RESERVED = {"narrow": 23, "wide": 34}
 
 
 def map_rows_budget(height: int, narrow: bool) -> int:
@@ -255,10 +255,8 @@ class MapLegend(Static):
             return
         self._key = key
         text = legend(map_legend_entries(codes), width)
-        if codes is not None:
-            last = len(text.plain.rsplit("\n", 1)[-1])
-            text.append("\n" if last + 18 > width else "   ")
-            text.append("F1: every glyph", "#8a8a8a")
+        if codes is not None and len(text.plain.rsplit("\n", 1)[-1]) + 18 <= width:
+            text.append("   F1: every glyph", "#8a8a8a")        # only where it takes no extra line
         self.update(text)
 
     def on_resize(self) -> None:

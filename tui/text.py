@@ -23,6 +23,6 @@ def shorten(text: str, width: int, boundaries: str = "") -> str:
     room = width - 1
     pattern = re.compile(r"[\s" + re.escape(boundaries) + "]") if boundaries else re.compile(r"\s")
     cut = max((m.start() for m in pattern.finditer(text, 0, room + 1)), default=-1)
-    if cut < room * 0.6:
+    if cut < room * 0.5:
         cut = room
     return text[:cut].rstrip(" " + boundaries) + ELLIPSIS
