@@ -275,7 +275,7 @@ def check_load(app, b, text):
 
 
 def check_quit(app, b, text):
-    assert app._exit_renderables is not None or not app.is_running
+    assert app._exit or not app.is_running
 
 
 CASES = {

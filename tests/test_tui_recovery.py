@@ -61,7 +61,7 @@ def test_quit_with_nothing_done_leaves_at_once_and_saves_nothing(tmp_path):
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("q")
             await pilot.pause()
-            assert not app.is_running or app._exit_renderables is not None
+            assert not app.is_running or app._exit
         assert app.saved_to is None and not list((tmp_path / "state").glob("*.json"))
     run(go())
 

@@ -23,7 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Input
+from textual.widgets import Button, Header, Input
 
 from vmemlab.core import view
 from vmemlab.core.actions import ACTIONS, Action, ActionError, make
@@ -39,7 +39,7 @@ from .block_detail import BlockDetail
 from .compare_view import CompareScreen
 from .event_log import EventLog
 from .forms import ActionForm
-from .panels import DevicePanel, GuestPanel, MetricsPanel, StatusBar
+from .panels import DevicePanel, GuestPanel, KeyBar, MetricsPanel, StatusBar
 from .player import Player
 from .region_map import MapLegend, RegionMap
 from .screens import ConfirmScreen, HelpScreen, LoadChoice, LoadScreen, glyph_table, help_markdown
@@ -120,7 +120,7 @@ class VmemLabApp(App):
                 yield GuestPanel(id="guest")
                 yield MetricsPanel(id="metrics")
         yield QuietStatic(id="status")
-        yield Footer(compact=True)
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.query_one("#lesson").border_title = "lesson"
@@ -171,6 +171,10 @@ class VmemLabApp(App):
         timeline = f"timeline: {plural(pos, 'action')}" + (f", {redo} to redo" if redo else "")
         self.query_one(EventLog).show(s.sandbox.events, timeline)
         self._show_lesson()
+        self._show_keys()
+
+    def _show_keys(self) -> None:
+        self.query_one(KeyBar).show(commands.footer_hints(self.session.work is not None, self.player.playing))
 
     def _change_events(self) -> list:
         """The events of the change on screen: the running Work's so far, else the last change's."""
@@ -434,6 +438,7 @@ class VmemLabApp(App):
             self.say("paused" + (": space one device request, s finish the settle, Esc stop it here"
                                  if self.session.work is not None else ""))
         self._show_lesson()
+        self._show_keys()
 
     def action_speed(self, direction: int) -> None:
         interval = self.player.change_speed(direction > 0)
@@ -456,7 +461,12 @@ class VmemLabApp(App):
         self.refresh_views()
 
     def _tick(self) -> None:
-        """One tick of play: one device request, or the next lesson step, or waiting."""
+        """One tick of play: one device request, or the next lesson step, or waiting. Play
+        waits while a dialog covers the screen (the class would miss what happens)."""
+        if isinstance(self.screen, ModalScreen):
+            if self.player.hold_until is not None:
+                self.player.hold_until += self.player.interval
+            return
         s = self.session
         work = s.work
         if work is not None:

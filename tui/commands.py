@@ -112,16 +112,31 @@ def action_names() -> set[str]:
 
 
 def bindings() -> list[Binding]:
-    """One binding per keyed command; the footer's ones first, in ``FOOTER_KEYS`` order."""
+    """One binding per keyed command (the footer is ``footer_hints``, not Textual's)."""
     out = []
     for c in all_commands():
         if not c.keys:
             continue
         first = c.keys.split(",")[0]
-        out.append(Binding(c.keys, c.action, c.label or c.title.split(": ")[1], show=first in FOOTER_KEYS,
+        out.append(Binding(c.keys, c.action, c.label or c.title.split(": ")[1], show=False,
                            key_display=_display(first) if first in SHOWN else None))
-    order = {k: i for i, k in enumerate(FOOTER_KEYS)}
-    return sorted(out, key=lambda b: order.get(b.key.split(",")[0], len(order)))
+    return out
+
+
+def footer_hints(working: bool, playing: bool) -> list[tuple[str, str]]:
+    """The footer's keys, most important first: what stops or steers what is running, then
+    ``FOOTER_KEYS``, then the palette."""
+    hints: list[tuple[str, str]] = []
+    if working:
+        hints += [("Esc", "stop settle"), ("space", "one request"), ("s", "finish")]
+    if playing:
+        hints += [("p", "pause"), ("n", "next step"), ("<", "slower"), (">", "faster")]
+    by_key = {c.keys.split(",")[0]: c for c in all_commands() if c.keys}
+    for key in FOOTER_KEYS:
+        shown = _display(key)
+        if not any(h[0] == shown for h in hints):
+            hints.append((shown, by_key[key].label or by_key[key].title.split(": ")[1]))
+    return hints + [("ctrl+p", "palette"), ("q", "quit")]
 
 
 def keys_markdown() -> str:

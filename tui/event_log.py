@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from vmemlab.core.events import Event, Kind
 
+from .style import QuietStatic
 from .text import plural, shorten
 
 MAX_ROWS = 400
@@ -54,7 +55,7 @@ class EventLog(Vertical):
 
     def compose(self) -> ComposeResult:
         yield DataTable(cursor_type="row", zebra_stripes=False, id="event-table")
-        yield Static(id="event-explain")
+        yield QuietStatic(id="event-explain")
 
     def _columns(self, width: int) -> bool:
         """Lay the columns out for ``width``; True when they changed (the rows must be rebuilt)."""
@@ -94,7 +95,7 @@ class EventLog(Vertical):
                 table.move_cursor(row=len(self._events) - 1, animate=False, scroll=True)
                 self._explain(self._events[-1])
         else:
-            self.query_one("#event-explain", Static).update("")
+            self.query_one("#event-explain", QuietStatic).show_text(Text(""))
 
     def on_resize(self, event: Resize) -> None:
         """New widths: the same events laid out again (cut to the new columns)."""
@@ -117,7 +118,7 @@ class EventLog(Vertical):
         t.append(f"t={e.time:.3f}s" + (f" memory{e.memory_block}" if e.memory_block >= 0 else "") + "  ",
                  RichStyle(color="#8a8a8a"))
         t.append(e.explain())
-        self.query_one("#event-explain", Static).update(t)
+        self.query_one("#event-explain", QuietStatic).show_text(t)
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
         message.stop()

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import DescendantFocus
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets._select import SelectCurrent, SelectOverlay
 
 from vmemlab.core.actions import REQUIRED, Action, ActionError, ActionSpec, Param, make
 
@@ -35,6 +36,26 @@ def param_hint(p: Param, named: bool = True) -> str:
     if p.default not in (None, 0, False, ""):
         return f"{name}{hint} (default {p.default})"
     return f"{name}{hint} (optional)"
+
+
+class Choice(Select):
+    """Textual's Select, safe against keys that arrive while it is being removed (a fast
+    Enter/Esc in a closing form): its watchers look up children that may be gone already."""
+
+    def _alive(self) -> bool:
+        return bool(self.query(SelectOverlay)) and bool(self.query(SelectCurrent))
+
+    def _watch_expanded(self, expanded: bool) -> None:
+        if self._alive():
+            super()._watch_expanded(expanded)
+
+    def _watch_value(self, value) -> None:
+        if self._alive():
+            super()._watch_value(value)
+
+    def action_show_overlay(self) -> None:
+        if self._alive():
+            super().action_show_overlay()
 
 
 class ActionForm(ModalScreen[Action | None]):
@@ -64,7 +85,7 @@ class ActionForm(ModalScreen[Action | None]):
                     if p.kind in ("choice", "bool"):
                         options = p.choices if p.kind == "choice" else ("false", "true")
                         default = str(self.values.get(p.name, p.default)).lower()
-                        yield Select([(str(c), str(c)) for c in options], value=default, allow_blank=False,
+                        yield Choice([(str(c), str(c)) for c in options], value=default, allow_blank=False,
                                      id=f"field-{p.name}", compact=True)
                     else:
                         yield Input(value=str(self.values.get(p.name, "")), placeholder=param_hint(p, named=False),
@@ -84,7 +105,8 @@ class ActionForm(ModalScreen[Action | None]):
             inputs.first().focus()
             inputs.first().select_all()      # typing replaces the suggested value
         else:                                # only choices with defaults: Enter applies them
-            self.query_one("#apply").focus()
+            for button in self.query("#apply"):     # (gone if a fast Esc closed the form already)
+                button.focus()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         """The help of the focused field, under the fields."""
