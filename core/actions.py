@@ -225,6 +225,8 @@ def _fragment(m: Machine, a: dict) -> None:
     _guest_alive(m)
     if not 0 < a["percent"] <= 50:
         raise ActionError(f"fragment.percent: {a['percent']} is not allowed; use more than 0 and at most 50")
+    if a["node"] is not None and not 0 <= a["node"] < m.config.nodes:
+        raise ActionError(f"fragment.node: {a['node']} does not exist; allowed: 0 to {m.config.nodes - 1}")
     mem = m.mem
     kernel = mem.chunk_online & np.isin(mem.chunk_zone, (Zone.NORMAL, Zone.DMA32))
     if a["node"] is not None:
@@ -255,6 +257,8 @@ def _fragment(m: Machine, a: dict) -> None:
 
 def _pin(m: Machine, a: dict) -> None:
     """Take short-lived extra references on movable pages (as O_DIRECT or get_user_pages do)."""
+    if not 1 <= a["tries"] <= 255:
+        raise ActionError(f"pin.tries: {a['tries']} is not allowed; use 1 to 255 migration attempts")
     mem = m.mem
     holders = np.flatnonzero(mem.movable(slice(None)) > 0)
     if not len(holders):
