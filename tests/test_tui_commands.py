@@ -346,6 +346,8 @@ async def invoke(app, pilot, case: Case, route: str) -> None:
         await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette))
+    if isinstance(app.screen, CompareScreen):
+        await wait_for(pilot, lambda: bool(app.screen.text), tries=1000)   # the replay runs in a thread
     if case.typed:
         await wait_for(pilot, lambda: isinstance(app.screen, ActionForm))
         for key in case.typed:

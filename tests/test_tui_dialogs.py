@@ -7,6 +7,11 @@ import pytest
 from textual.widgets import Button, Input, OptionList, Select
 
 from tui_helpers import SIZE, burst, make_app, wait_for
+from vmemlab.core.actions import make
+from vmemlab.core.config import DeviceConfig, MachineConfig
+from vmemlab.core.scenario import Scenario
+from vmemlab.core.units import GiB, TiB
+from vmemlab.tui.compare_view import CompareScreen
 from vmemlab.tui.forms import ActionForm
 from vmemlab.tui.screens import LoadScreen
 
@@ -78,4 +83,26 @@ def test_fast_enter_in_the_command_palette_does_not_crash(keys):
             await burst(pilot, *keys)
             await pilot.pause(0.3)
             assert app.is_running and len(app.screen_stack) >= 1
+    run(go())
+
+
+def test_the_comparison_at_4_tib_shows_progress_and_esc_closes_it_at_once():
+    """Replaying a 4 TiB session through three models takes seconds: it runs in a thread, the
+    screen counts the seconds, and Esc closes it while it works."""
+    config = MachineConfig(boot_memory=128 * GiB, devices=(DeviceConfig(region_size=4 * TiB),))
+    scenario = Scenario("4 TiB", "", config, [])
+
+    async def go():
+        app = make_app(scenario=scenario)
+        app.session.apply(make("request", size="4T"), settle=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+            screen = app.screen
+            await pilot.pause(0.3)
+            assert not screen.text and "Replaying 1 action" in str(screen.query_one("#compare-text").render())
+            await pilot.press("escape")
+            assert not isinstance(app.screen, CompareScreen) and app.is_running
+            await pilot.press("minus")                     # the app goes on while the thread finishes
+            assert app.session.sandbox.position == 2
     run(go())
