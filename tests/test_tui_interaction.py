@@ -4,13 +4,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from tui_helpers import SIZE, make_app, screen_text, two_devices, wait_for
 from vmemlab.cli import main as cli_main
 from vmemlab.core.events import Kind
 from vmemlab.core.scenario import default
 from vmemlab.core.view import Mark
+from vmemlab.tui.event_log import EventList
 from vmemlab.tui.forms import ActionForm
 from vmemlab.tui.region_map import RegionMap
 from vmemlab.tui.screens import ConfirmScreen, LoadScreen
@@ -146,7 +147,7 @@ def test_choosing_an_event_selects_its_memory_block():
         for _ in range(4):
             app.session.play_lesson_step()
         async with app.run_test(size=SIZE) as pilot:
-            table = app.query_one(DataTable)
+            table = app.query_one(EventList)
             table.focus()
             await pilot.pause()
             events = app.query_one("#events").shown

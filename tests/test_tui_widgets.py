@@ -75,3 +75,18 @@ def test_a_128m_block_shows_every_subblock():
     text = render_block(_info(64, 3), 140, "subblock").plain
     bitmap = next(line for line in text.splitlines() if line.startswith("sb"))
     assert bitmap.split(maxsplit=2)[2].replace(" ", "") == "▤▤▤■" + "▤" * 60
+
+
+def test_event_rows_end_with_an_ellipsis_at_a_word_boundary():
+    from vmemlab.core.events import Event, Kind
+    from vmemlab.tui.event_log import column_widths, row_text
+
+    e = Event(Kind.FAKE_OFFLINE_FAILED, "memory38 onlined by auto_online_blocks to ZONE_MOVABLE because", 1.0,
+              memory_block=38)
+    widths = column_widths(60)
+    row = row_text(e, widths).plain
+    assert len(row) <= 60 and "fake_offline…" in row
+    text = row.split("fake_offline…", 1)[1].strip()
+    assert text.endswith("…") and e.text.startswith(text[:-1]) and e.text[len(text) - 1] == " "
+    wide = row_text(e, column_widths(140)).plain
+    assert "fake_offline_failed" in wide and e.text in wide

@@ -68,6 +68,14 @@ class Palette(CommandPalette):
             event.stop()
 
 
+class LessonBox(VerticalScroll):
+    """The lesson text's box: it scrolls when the narration is longer than the room, and says so."""
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.app.call_after_refresh(self.app._mark_more)
+
+
 class VmemLabApp(App):
     """``VmemLabApp(session)``; ``vmemlab tui [FILE]`` builds the session from a scenario.
 
@@ -106,7 +114,7 @@ class VmemLabApp(App):
     # ----- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header(icon="▦")
-        with VerticalScroll(id="lesson"):
+        with LessonBox(id="lesson"):
             yield QuietStatic(id="lesson-text")
         yield StatusBar(id="statusbar")
         with Horizontal(id="main"):
@@ -240,15 +248,17 @@ class VmemLabApp(App):
             t.append(f"\nanswer: {' '.join(done.answer.split())}", "#56b4e9")
         t.append("\n")
         t.append(" ".join(s.current_note().split()) or "(no narration for this step)")
-        self.query_one("#lesson-text", QuietStatic).show_text(t)
-        self.call_after_refresh(self._mark_more)
+        if self.query_one("#lesson-text", QuietStatic).show_text(t):
+            self.call_after_refresh(self._mark_more)
 
     def _mark_more(self) -> None:
         """Never cut the narration without a sign: say so when it scrolls."""
         box = self.query_one("#lesson", VerticalScroll)
         more = box.max_scroll_y > 0
-        box.border_subtitle = ("▼ more: Tab here, then ↓" if box.scroll_y < box.max_scroll_y else "▲ ↑ scrolls back") \
+        subtitle = ("▼ more: Tab here, then ↓" if box.scroll_y < box.max_scroll_y else "▲ ↑ scrolls back") \
             if more else ""
+        if box.border_subtitle != subtitle:
+            box.border_subtitle = subtitle
         box.set_class(more, "-more")
 
     def say(self, message: str, error: bool = False) -> None:

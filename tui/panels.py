@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from rich.style import Style as RichStyle
-from rich.table import Table
 from rich.text import Text
 
 from vmemlab.core.machine import Metrics
@@ -99,19 +98,20 @@ class StatusBar(QuietStatic):
             self.show(self._items)
 
 
-def rows_table(rows: list[tuple[str, str]], width: int) -> Table:
-    """Label/value rows; a value too long for one line ends with "…" at a word boundary (the
-    events panel has the whole text), so a long state never pushes the panels below away."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style=KEY, no_wrap=True)
-    table.add_column(no_wrap=True)
-    room = max(8, width - max((len(label) for label, _ in rows), default=0) - 1)
-    for label, value in rows:
+def rows_table(rows: list[tuple[str, str]], width: int) -> Text:
+    """Label/value rows, one line each; a value too long for its line ends with "…" at a word
+    boundary (the events panel has the whole text), so a long state never pushes the panels
+    below away. (Plain Text: a rich Table grid cost ten times more to render per key.)"""
+    label_w = max((len(label) for label, _ in rows), default=0)
+    room = max(8, width - label_w - 1)
+    t = Text(no_wrap=True)
+    for i, (label, value) in enumerate(rows):
         colour = ATTENTION.get(label)
         if label == "driver state" and value != "idle":
             colour = "#f0c060" if "broken" not in value else "#ff6b6b"
-        table.add_row(label, Text(shorten(value, room), style=RichStyle(color=colour, bold=True) if colour else ""))
-    return table
+        t.append(("\n" if i else "") + label.ljust(label_w + 1), KEY)
+        t.append(shorten(value, room), RichStyle(color=colour, bold=True) if colour else "")
+    return t
 
 
 class DevicePanel(QuietStatic):

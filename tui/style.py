@@ -83,15 +83,17 @@ class QuietStatic(Static):
     _last: object = None
     _lines: int = -1
 
-    def show_text(self, content: Text | Table, key: object = None) -> None:
+    def show_text(self, content: Text | Table, key: object = None) -> bool:
         """Update with ``content``; ``key`` (or the Text itself) decides whether it changed.
+        Returns whether it did.
 
         A Text that wraps to as many lines as before is repainted without a new layout."""
         key = content if key is None else key
         if key == self._last:
-            return
+            return False
         self._last = key
         width = self.content_size.width
         lines = len(content.wrap(self.app.console, width)) if isinstance(content, Text) and width > 0 else -1
         self.update(content, layout=lines < 0 or lines != self._lines)
         self._lines = lines
+        return True
