@@ -90,3 +90,21 @@ def test_event_rows_end_with_an_ellipsis_at_a_word_boundary():
     assert text.endswith("…") and e.text.startswith(text[:-1]) and e.text[len(text) - 1] == " "
     wide = row_text(e, column_widths(140)).plain
     assert "fake_offline_failed" in wide and e.text in wide
+
+
+def test_help_explains_every_glyph_as_the_legends_draw_it():
+    """Every glyph of the map legend, the change marks and the bitmap legend is in F1's help
+    with the legend's own label (one source: tui.style), the keys shown as people write them."""
+    from vmemlab.tui.style import chunk_legend_entries, map_legend_entries
+
+    async def go():
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f1")
+            await pilot.pause()
+            text = app.screen.markdown
+            for glyph, _, label in map_legend_entries() + chunk_legend_entries():
+                assert f"| `{glyph}` | {label} |" in text
+            assert "╌" in text and "| `F1` / `?` | ui: help |" in text and "question_mark" not in text
+            assert "one device\n  request per tick" in text or "one device request per tick" in " ".join(text.split())
+    asyncio.run(go())

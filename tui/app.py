@@ -171,7 +171,8 @@ class VmemLabApp(App):
         self._show_block()
         history = s.sandbox.metrics_history()
         before = history[-1] if s.work is not None else history[-2] if len(history) > 1 else None
-        self.query_one(StatusBar).show(view.status_bar(m, self.device, before, events))
+        changed = events if s.work is not None or s.sandbox.position else []     # boot changed nothing
+        self.query_one(StatusBar).show(view.status_bar(m, self.device, before, changed))
         self.query_one(DevicePanel).show(view.device_panel(m, self.device))
         self.query_one(GuestPanel).show(view.guest_panel(m))
         self.query_one(MetricsPanel).show(history, cells, dev.region_size)

@@ -99,11 +99,16 @@ def render_block(info: dict, width: int, unit: str, max_rows: int = MAX_ROWS) ->
     return t
 
 
+def bitmap_rows(terminal_height: int) -> int:
+    """How many bitmap rows a big block may take on a terminal that high."""
+    return next(rows for height, rows in ROWS_BY_HEIGHT if terminal_height >= height)
+
+
 class BlockDetail(QuietStatic):
     """Shows one memory block; the app calls ``show`` with ``core.view.block_info`` output."""
 
     def max_rows(self) -> int:
-        return next(rows for height, rows in ROWS_BY_HEIGHT if self.app.size.height >= height)
+        return bitmap_rows(self.app.size.height)
 
     def show(self, info: dict, unit: str) -> None:
         self.border_title = f"block {info['name']}"

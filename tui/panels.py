@@ -154,7 +154,8 @@ class MetricsPanel(QuietStatic):
             t.append(f"{label:<10}", KEY)
             t.append(sparkline(values, top, width).ljust(width), RichStyle(color=colour))
             t.append(f" {human(int(values[-1])):>8}\n", RichStyle(color=colour, bold=True))
-        t.append(f"{'':<10}{plural(len(history) - 1, 'action')}, top {human(top)}\n", KEY)
+        t.append(f"{'':<10}{plural(len(history) - 1, 'action')}" + (f", top {human(top)}" if top > 1 else "") + "\n",
+                 KEY)
         counts = np.bincount(cells, minlength=len(Cell)) if len(cells) else np.zeros(len(Cell), int)
         present = [c for c in Cell if counts[c] or c == Cell.UNUSED]
         label_w = min(30, max(len(CELL_STYLE[c].label) for c in present))

@@ -21,22 +21,35 @@ from textual.widgets import Static
 from vmemlab.core.units import human
 from vmemlab.core.view import aggregate, aggregate_marks
 
-from .style import MAP_STYLES, MAP_TILES, UNTILED_CELLS, legend, map_codes, map_legend_entries
+from .block_detail import bitmap_rows
+from .style import MAP_STYLES, MAP_TILES, UNTILED_CELLS, chunk_legend_entries, legend, map_codes, map_legend_entries
 
 # Tile geometries, largest first: (columns including one blank, rows). The largest that shows
 # the whole region unaggregated in the map's row budget is used; (2, 1) is the floor.
 GEOMETRIES = ((6, 3), (4, 2), (2, 1))
 SMALL = GEOMETRIES[-1]
 MAX_SHARE = 0.45        # of the screen, borders included: app.tcss says max-height: 45%
-# Screen rows the other panels take at their largest (header, lesson, status bar, legend, block
-# panel, the events panel's minimum, status line, footer, the map's border): the map's content
-# gets the rest, so its scale follows the terminal's size and nothing else.
-RESERVED = {"narrow": 23, "wide": 34}
+SIDE_PANELS = 46        # app.tcss: #right's width on a wide terminal
+NARROW_LEGEND = 2       # app.tcss: .-narrow #legend max-height
 
 
-def map_rows_budget(height: int, narrow: bool) -> int:
-    """Rows of tiles' text the map may use on a terminal ``height`` rows high."""
-    return max(1, min(height - RESERVED["narrow" if narrow else "wide"], int(height * MAX_SHARE) - 2))
+def reserved_rows(width: int, height: int, narrow: bool) -> int:
+    """Screen rows every other panel may take at its largest on a ``width`` x ``height``
+    terminal (app.tcss): header, lesson box, status bar, the map's border, legend, block panel,
+    the events panel's minimum, status line, footer. The map gets the rest, so its scale follows
+    the terminal's size and nothing else (not the lesson text, not the glyphs on screen)."""
+    left = width - (0 if narrow else SIDE_PANELS) - 4          # content width of the left column
+    rows = bitmap_rows(height)
+    block = 2 + 2 + 2 * rows + (legend(chunk_legend_entries(), left).plain.count("\n") + 1 if left >= 100 else 0)
+    if narrow:
+        return 4 + 2 + 2 + NARROW_LEGEND + block + 5 + 1 + 1
+    legend_lines = legend(map_legend_entries(), left).plain.count("\n") + 1
+    return 1 + 7 + 2 + 2 + legend_lines + block + 8 + 1 + 1
+
+
+def map_rows_budget(width: int, height: int, narrow: bool) -> int:
+    """Rows of tiles' text the map may use on a terminal of that size."""
+    return max(1, min(height - reserved_rows(width, height, narrow), int(height * MAX_SHARE) - 2))
 LABEL_STYLE = RichStyle(color="#8a8a8a")
 CURSOR_STYLE = RichStyle(color="#ffffff", bold=True)
 CURSOR_TILE = RichStyle(reverse=True, bold=True)
@@ -114,7 +127,8 @@ class RegionMap(Widget, can_focus=True):
 
     def budget(self) -> int:
         """The rows this map may use: from the terminal's size, not from the panels around it."""
-        return map_rows_budget(self.app.size.height, self.app.size.width < self.app.HORIZONTAL_BREAKPOINTS[1][0])
+        width, height = self.app.size
+        return map_rows_budget(width, height, width < self.app.HORIZONTAL_BREAKPOINTS[1][0])
 
     @staticmethod
     def _capacity(n: int, room: int) -> int:
