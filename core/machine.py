@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .boot import EventSource, boot_guest, boot_memory
+from .boot import EventSource, boot_guest, boot_memory, boot_ranges
 from .config import ConfigError, MachineConfig
 from .device import Req, VirtioMemDevice
 from .driver import Driver
@@ -52,7 +52,9 @@ class Machine(EventSource):
     # ----- construction -----------------------------------------------------------------
     def _make_devices(self) -> list[VirtioMemDevice]:
         cfg = self.config
-        base = align_up(max(4 * GiB, cfg.boot_memory), GiB)
+        ranges = boot_ranges(cfg, cfg.boot_per_node())
+        boot_end = max(align_up(r.addr + r.size, cfg.mb_size) for r in ranges)
+        base = align_up(max(4 * GiB, boot_end), GiB)
         devices = []
         used: list[tuple[int, int]] = []
         for d in cfg.devices:
@@ -63,7 +65,7 @@ class Machine(EventSource):
                 if addr < a + s and a < addr + d.region_size:
                     raise ConfigError(f"devices ({d.id}).addr: region {addr:#x}+{format_size(d.region_size)} "
                                       "overlaps another device")
-            if addr < cfg.boot_memory:
+            if any(addr < align_up(r.addr + r.size, cfg.mb_size) and r.addr < addr + d.region_size for r in ranges):
                 raise ConfigError(f"devices ({d.id}).addr: {addr:#x} overlaps boot memory")
             used.append((addr, d.region_size))
             base = addr + d.region_size
@@ -74,8 +76,11 @@ class Machine(EventSource):
     def _boot(self) -> None:
         """Build guest memory as a freshly booted kernel sees it, then probe the drivers."""
         cfg = self.config
-        per_node = [cfg.boot_memory // cfg.nodes] * cfg.nodes
-        hotplug = [(d.id, d.addr, d.region_size, d.node_id, i) for i, d in enumerate(self.devices)]
+        per_node = cfg.boot_per_node()
+        mb = cfg.mb_size
+        # Linux adds whole memory blocks: a device's segment is the part of its region they cover
+        hotplug = [(d.id, align_up(d.addr, mb), max(0, (d.addr + d.region_size) // mb * mb - align_up(d.addr, mb)),
+                    d.node_id, i) for i, d in enumerate(self.devices)]
         self.mem = mem = boot_memory(cfg, per_node, hotplug, self.rng)
         self.guest = boot_guest(cfg, mem, per_node, self.rng, self)
         self.drivers: list[Driver] = []
@@ -85,7 +90,7 @@ class Machine(EventSource):
                 drv: Driver = SbmDriver(self.guest, d, i, sb, cfg.unplug_online)
             else:
                 bb = max(d.block_size, cfg.mb_size)
-                if cfg.bbm_block_size >= bb and d.region_size % cfg.bbm_block_size == 0:
+                if cfg.bbm_block_size >= bb:      # virtio_mem.bbm_block_size: a power of two, not smaller
                     bb = cfg.bbm_block_size
                 drv = BbmDriver(self.guest, d, i, bb, cfg.unplug_online)
             self.drivers.append(drv)
@@ -168,13 +173,15 @@ class Machine(EventSource):
                   if on else "host: migration finished; requests are processed again")
 
     def reboot(self, reset_devices: bool) -> None:
-        """System reset (devices unplug everything) or kexec (devices keep their blocks)."""
+        """System reset (devices unplug everything) or kexec (no system reset: devices keep their blocks)."""
         for dev in self.devices:
             if reset_devices:
                 dev.system_reset()
         self.emit(Kind.HOST, "system reset: every device unplugs all its memory and may shrink its usable "
                   "region; the guest reboots and plugs again from scratch" if reset_devices else
-                  "kexec: a new kernel starts without a device reset, so the devices still have memory plugged")
+                  "kexec: a new kernel starts without a system reset; its driver's probe resets the virtio "
+                  "device, and a device reset must not change plugged memory, so the devices still have "
+                  "their memory plugged")
         self.boot_count += 1
         for dev in self.devices:
             dev.migrating = dev.migrating and not reset_devices
@@ -199,7 +206,8 @@ class Machine(EventSource):
             req, addr, nb = Req.UNPLUG, dev.addr + int(free[0]) * dev.block_size, 1
         ans = dev.request(req, addr, nb)
         note = (" (QEMU checks the requested size before the block states, so a double plug with "
-                "plugged_size == requested_size is NACKed, not an ERROR)" if ans.resp.name == "NACK" else "")
+                "plugged_size == requested_size is NACKed; the virtio spec says the device MUST answer ERROR "
+                "when a block is already plugged: here QEMU and the spec differ)" if ans.resp.name == "NACK" else "")
         self.emit(Kind.REQUEST, f"buggy driver: {req.name} at {addr:#x}, {nb} block(s) -> {ans.resp.name}: "
                   f"{ans.reason}{note}", device=dev.id, request=req.name, response=ans.resp.name, addr=addr)
         if ans.resp.name == "ERROR":

@@ -16,7 +16,8 @@ from .actions import Action, ActionError
 from .config import ConfigError, DeviceConfig, MachineConfig
 from .units import SizeError, parse_size
 
-SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved",
+SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved", "boot_kernel_used",
+               "boot_holes", "below_4g",
                "region_size", "block_size", "requested_size", "addr"}
 STEP_META = {"note", "settle", "expect", "ask", "answer", "title"}
 
@@ -53,6 +54,10 @@ class Scenario:
 
 
 def _typed(source: str, where: str, name: str, value: Any, ftype: Any) -> Any:
+    if name == "node_memory":
+        if not isinstance(value, list):
+            raise ScenarioError(source, where, f"{name}: expected a list of sizes, e.g. [\"512M\", \"512M\"]")
+        return tuple(_typed(source, where, "boot_memory", v, None) for v in value)
     if name in SIZE_FIELDS:
         if value is None:
             return None
