@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 from textual.widgets import Input
 
@@ -159,7 +160,12 @@ def test_choosing_an_event_selects_its_memory_block():
     run(go())
 
 
-def test_map_marks_removed_and_offlined_blocks_of_the_last_action():
+def test_map_marks_what_the_last_change_did_to_each_block():
+    """Step 4 of the tour shrinks: each tile shows the mark core.view gives its block (x just
+    removed, ~ just offlined, - just unplugged), else its state."""
+    from vmemlab.core import view
+    from vmemlab.tui.style import MAP_STYLES, map_codes
+
     async def go():
         app = make_app()
         for _ in range(4):
@@ -167,13 +173,13 @@ def test_map_marks_removed_and_offlined_blocks_of_the_last_action():
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             region_map = app.query_one(RegionMap)
-            removed = [e.memory_block for e in app.session.sandbox.last_events() if e.kind == Kind.BLOCK_REMOVED]
-            assert removed and all(region_map.marks[b - 32] == Mark.REMOVED for b in removed)
-            assert region_map.marks[34 - 32] == Mark.OFFLINED
+            m = app.session.machine
+            marks = view.block_marks(m, 0, app.session.sandbox.last_events())
+            assert np.array_equal(region_map.marks, marks) and (marks == Mark.REMOVED).any()
+            want = [MAP_STYLES[c].glyph for c in map_codes(view.block_cells(m, 0), marks)]
             rows = [region_map.render_line(y).text for y in range(region_map.content_size.height)]
-            row = next(r for r in rows if "memory32" in r).split("memory32", 1)[1]
-            glyphs = row.replace("▸", " ").replace("◂", " ").split()
-            assert glyphs[:3] == ["M", "M", "~"] and glyphs[3:3 + len(removed)] == ["x"] * len(removed)
+            glyphs = [g for r in rows for g in r.split(maxsplit=1)[1].replace("▸", " ").replace("◂", " ").split()]
+            assert glyphs == want
     run(go())
 
 

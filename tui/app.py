@@ -41,7 +41,7 @@ from .event_log import EventLog
 from .forms import ActionForm
 from .panels import DevicePanel, GuestPanel, KeyBar, MetricsPanel, StatusBar
 from .player import Player
-from .region_map import MapLegend, RegionMap
+from .region_map import MapLegend, RegionMap, full_legend
 from .screens import ConfirmScreen, HelpScreen, LoadChoice, LoadScreen, glyph_table, help_markdown
 from .style import QuietStatic, chunk_legend_entries, map_legend_entries, MARK_BASE
 from .text import plural
@@ -166,8 +166,9 @@ class VmemLabApp(App):
         region_map.border_title = (f"region {dev.id} · {human(dev.region_size)} at {dev.addr:#x} · "
                                    f"{plural(len(cells), 'memory block')} of {human(m.mem.mb_size)}")
         region_map.show(cells, marks, first, m.mem.mb_size, self.selected)
-        narrow = self.screen.has_class("-narrow")
-        self.query_one(MapLegend).show(region_map.codes_shown if narrow else None)
+        full = full_legend(*self.size)
+        self.query_one(MapLegend).set_class(not full, "-compact")
+        self.query_one(MapLegend).show(None if full else region_map.codes_shown)
         self._show_block()
         history = s.sandbox.metrics_history()
         before = history[-1] if s.work is not None else history[-2] if len(history) > 1 else None

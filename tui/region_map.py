@@ -30,7 +30,13 @@ GEOMETRIES = ((6, 3), (4, 2), (2, 1))
 SMALL = GEOMETRIES[-1]
 MAX_SHARE = 0.45        # of the screen, borders included: app.tcss says max-height: 45%
 SIDE_PANELS = 46        # app.tcss: #right's width on a wide terminal
-NARROW_LEGEND = 2       # app.tcss: .-narrow #legend max-height
+COMPACT_LEGEND = 2      # app.tcss: #legend.-compact max-height
+FULL_LEGEND_HEIGHT = 50 # terminals at least this high list every glyph under the map
+
+
+def full_legend(width: int, height: int) -> bool:
+    """Every glyph under the map (a wide and tall terminal), or only those on screen."""
+    return width >= 110 and height >= FULL_LEGEND_HEIGHT
 
 
 def reserved_rows(width: int, height: int, narrow: bool) -> int:
@@ -41,10 +47,11 @@ def reserved_rows(width: int, height: int, narrow: bool) -> int:
     left = width - (0 if narrow else SIDE_PANELS) - 4          # content width of the left column
     rows = bitmap_rows(height)
     block = 2 + 2 + 2 * rows + (legend(chunk_legend_entries(), left).plain.count("\n") + 1 if left >= 100 else 0)
+    legend_lines = legend(map_legend_entries(), left).plain.count("\n") + 1 if full_legend(width, height) \
+        else COMPACT_LEGEND
     if narrow:
-        return 4 + 2 + 2 + NARROW_LEGEND + block + 5 + 1 + 1
-    legend_lines = legend(map_legend_entries(), left).plain.count("\n") + 1
-    return 1 + 7 + 2 + 2 + legend_lines + block + 8 + 1 + 1
+        return 4 + 2 + 2 + legend_lines + block + 5 + 1 + 1
+    return 1 + 7 + 2 + 2 + legend_lines + block + 7 + 1 + 1
 
 
 def map_rows_budget(width: int, height: int, narrow: bool) -> int:
