@@ -9,7 +9,6 @@ from textual.widgets import Input
 
 from tui_helpers import SIZE, make_app, screen_text, two_devices, wait_for
 from vmemlab.cli import main as cli_main
-from vmemlab.core.events import Kind
 from vmemlab.core.scenario import default
 from vmemlab.core.view import Mark
 from vmemlab.tui.event_log import EventList

@@ -129,3 +129,19 @@ def test_a_long_settle_stays_live_and_escape_stops_it_consistently():
             assert fingerprint(m) == fingerprint(replayed(app.session.sandbox).machine)
             assert f"settle stopped after {change.max_steps} driver steps" in screen_text(app)
     run(go())
+
+
+def test_play_and_its_speed_are_shown_in_the_lesson_bar():
+    async def go():
+        app = make_app(play_interval=30)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("p")
+            await pilot.pause()
+            assert "▶ 1 request every 30 s" in screen_text(app)
+            await pilot.press("greater_than_sign")
+            await pilot.pause()
+            assert "▶ 1 request every 2 s" in screen_text(app)
+            await pilot.press("p")
+            await pilot.pause()
+            assert "▶" not in screen_text(app) and "paused" in screen_text(app)
+    run(go())

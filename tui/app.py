@@ -96,7 +96,6 @@ class VmemLabApp(App):
         self.device = 0
         self.selected = 0
         self.follow = False
-        self.status = Text("")
         self.saved_to: Path | None = None          # where the last quit or crash saved the session
         self._fast = False                          # a pending Work runs in slices (not by play)
         self._painted = 0.0
@@ -106,10 +105,6 @@ class VmemLabApp(App):
         self._work_what = ""
         self._play_timer = None
         self._work_timer = None
-
-    @property
-    def _playing(self) -> bool:
-        return self.player.playing
 
     # ----- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -235,10 +230,10 @@ class VmemLabApp(App):
         shown = playing.index if playing is not None else s.cursor
         t.append(f"  step {shown}/{steps}" + (" (running)" if playing is not None else ""), "#e69f00")
         if self.player.playing:
-            t.append(f"  ▶ playing, {self.player.speed_text()}", "bold #009e73")
+            t.append(f"  ▶ {self.player.speed_text()}", "bold #009e73")
             if self.player.hold_until is not None:
                 left = max(0, self.player.hold_until - time.monotonic())
-                t.append(f" · next step in {left:.0f} s (n: now, p: pause)", "#009e73")
+                t.append(f", next step in {left:.0f} s", "#009e73")
         nxt = s.next_lesson_step() if playing is None else None
         if playing is None:
             t.append(f"  n: {nxt.action.label()}" if nxt else "  (end of the lesson: drive it yourself, F1 lists the keys)",
@@ -265,9 +260,9 @@ class VmemLabApp(App):
 
     def say(self, message: str, error: bool = False) -> None:
         """The one status line: what happened, or why nothing did (no toasts, no second report)."""
-        self.status = Text.assemble(("refused, nothing changed: " if error else "", "bold #ff6b6b"),
-                                    (message, "#ff6b6b" if error else "#8a8a8a"))
-        self.query_one("#status", QuietStatic).show_text(self.status)
+        text = Text.assemble(("refused, nothing changed: " if error else "", "bold #ff6b6b"),
+                             (message, "#ff6b6b" if error else "#8a8a8a"))
+        self.query_one("#status", QuietStatic).show_text(text)
         self.query_one("#status").set_class(error, "-error")
 
     # ----- applying actions -------------------------------------------------------------
@@ -322,7 +317,7 @@ class VmemLabApp(App):
         if step and self.player.playing:
             self.player.hold_until = time.monotonic() + self.player.hold_seconds
         if step and self.session.step_error:
-            self.say(f"lesson step {step} refused: {self.session.step_error}", error=True)
+            self.say(f"lesson step {step} ({what}): {self.session.step_error}", error=True)
         elif step:
             self.say(f"lesson step {step}: {what}: {plural(len(events), 'event')}")
         else:

@@ -127,11 +127,16 @@ class EventList(ScrollView, can_focus=True):
         old, self.cursor = self.cursor, row
         if scroll:
             self.scroll_to_region(self._row_region(row), animate=animate, immediate=True)
+            self.call_after_refresh(self._keep_cursor_visible)     # the height may change in this layout
         for r in (old, row):
             y = r - self.scroll_offset.y
             if 0 <= y < self.size.height:
                 self.refresh_line(y)
         self.post_message(self.Highlighted(row))
+
+    def _keep_cursor_visible(self) -> None:
+        if 0 <= self.cursor < len(self.events):
+            self.scroll_to_region(self._row_region(self.cursor), animate=False, immediate=True)
 
     def _row_region(self, row: int) -> Region:
         return Region(0, row, self.size.width, 1)

@@ -42,7 +42,7 @@ def full_legend(width: int, height: int) -> bool:
 def reserved_rows(width: int, height: int, narrow: bool) -> int:
     """Screen rows every other panel may take at its largest on a ``width`` x ``height``
     terminal (app.tcss): header, lesson box, status bar, the map's border, legend, block panel,
-    the events panel's minimum, status line, footer. The map gets the rest, so its scale follows
+    the events panel's minimum, status line (two lines for a long refusal), footer. The map gets the rest, so its scale follows
     the terminal's size and nothing else (not the lesson text, not the glyphs on screen)."""
     left = width - (0 if narrow else SIDE_PANELS) - 4          # content width of the left column
     rows = bitmap_rows(height)
@@ -50,8 +50,8 @@ def reserved_rows(width: int, height: int, narrow: bool) -> int:
     legend_lines = legend(map_legend_entries(), left).plain.count("\n") + 1 if full_legend(width, height) \
         else COMPACT_LEGEND
     if narrow:
-        return 4 + 2 + 2 + legend_lines + block + 5 + 1 + 1
-    return 1 + 7 + 2 + 2 + legend_lines + block + 7 + 1 + 1
+        return 4 + 2 + 2 + legend_lines + block + 5 + 2 + 1
+    return 1 + 7 + 2 + 2 + legend_lines + block + 7 + 2 + 1
 
 
 def map_rows_budget(width: int, height: int, narrow: bool) -> int:
