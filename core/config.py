@@ -2,10 +2,11 @@
 parameters fix before the VM starts. Validated here, once, for every front end."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .onlining import AUTO_ONLINE_CHOICES, ONLINE_POLICIES
-from .units import GiB, KiB, MiB, format_size, is_power_of_two
+from .units import GiB, KiB, MiB, align_up, format_size, is_power_of_two, shown
 
 ARCHES = {
     # arch: (pageblock size, default memory block, usable-region extent, default device block)
@@ -16,6 +17,10 @@ ARCHES = {
 # Calibrated on the recorded Debian 6.1 guest: 1 GiB of boot RAM gave MemTotal 915420 kB,
 # i.e. 116772 KiB reserved besides the boot memmap (kernel image, firmware, crash kernel, ...).
 DEFAULT_KERNEL_RESERVED = 116772 * KiB
+# Linux's MAX_PHYSMEM_BITS is at most 52 (x86-64 with 5-level paging, arm64 with LPA2).
+MAX_PHYS_ADDR = 1 << 52
+MAX_SEED = (1 << 64) - 1
+_QEMU_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*", re.ASCII)   # QEMU's id_wellformed()
 
 
 class ConfigError(ValueError):
@@ -73,13 +78,15 @@ class MachineConfig:
         if not is_power_of_two(mb) or mb < self.pageblock or mb > 2 * GiB:
             raise ConfigError(f"machine.memory_block_size: {format_size(mb)} is not allowed; use a power "
                               f"of two from {format_size(self.pageblock)} to 2G (x86-64 default 128M)")
+        if not 1 <= self.nodes <= 8:
+            raise ConfigError(f"machine.nodes: {shown(self.nodes)} is not allowed; use 1 to 8")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"machine.seed: {shown(self.seed)} is not allowed; allowed: 0 to 2^64-1")
         if self.boot_memory < mb or self.boot_memory % (mb * self.nodes):
             raise ConfigError(f"machine.boot_memory: {format_size(self.boot_memory)} must be a positive multiple "
                               f"of memory_block_size x nodes ({format_size(mb * self.nodes)})")
         if self.boot_memory > 1 << 44:
             raise ConfigError("machine.boot_memory: at most 16T")
-        if not 1 <= self.nodes <= 8:
-            raise ConfigError(f"machine.nodes: {self.nodes} is not allowed; use 1 to 8")
         if self.auto_online_blocks not in AUTO_ONLINE_CHOICES:
             raise ConfigError(f"machine.auto_online_blocks: {self.auto_online_blocks!r} is not allowed; "
                               f"allowed: {', '.join(AUTO_ONLINE_CHOICES)}")
@@ -101,6 +108,9 @@ class MachineConfig:
         ids = set()
         for i, d in enumerate(self.devices):
             where = f"devices[{i}] ({d.id})"
+            if not _QEMU_ID.fullmatch(d.id):
+                raise ConfigError(f"devices[{i}].id: {shown(d.id)} is not a QEMU id; allowed: a letter, then "
+                                  "letters, digits, '-', '.' or '_' (e.g. vmem0)")
             if d.id in ids:
                 raise ConfigError(f"{where}.id: {d.id!r} is used twice; device ids must be unique")
             ids.add(d.id)
@@ -120,3 +130,29 @@ class MachineConfig:
                                   f"block_size {format_size(bs)} from 0 to region_size {format_size(d.region_size)}")
             if d.addr is not None and d.addr % max(unit, GiB):
                 raise ConfigError(f"{where}.addr: {d.addr:#x} must be aligned to {format_size(max(unit, GiB))}")
+        self.device_addrs()
+
+    def device_addrs(self) -> tuple[int, ...]:
+        """Where each device's region starts: its ``addr``, or right after the previous region
+        (the first from 4G, above boot memory), aligned to max(1G, block sizes). Raises
+        ConfigError for a region that overlaps boot memory or another region, or ends above
+        what Linux can address."""
+        base = align_up(max(4 * GiB, self.boot_memory), GiB)
+        addrs: list[int] = []
+        for i, d in enumerate(self.devices):
+            where = f"devices[{i}] ({d.id}).addr"
+            align = max(GiB, self.device_block_size(d), self.mb_size)
+            addr = d.addr if d.addr is not None else align_up(base, align)
+            for a, other in zip(addrs, self.devices):
+                if addr < a + other.region_size and a < addr + d.region_size:
+                    raise ConfigError(f"{where}: region {addr:#x}+{format_size(d.region_size)} overlaps {other.id}'s "
+                                      f"region {a:#x}+{format_size(other.region_size)}")
+            if addr < self.boot_memory:
+                raise ConfigError(f"{where}: {addr:#x} overlaps boot memory; allowed: from "
+                                  f"{format_size(self.boot_memory)} ({self.boot_memory:#x})")
+            if addr + d.region_size > MAX_PHYS_ADDR:
+                raise ConfigError(f"{where}: region {addr:#x}+{format_size(d.region_size)} ends above 4P (2^52), the "
+                                  "largest physical address Linux supports (MAX_PHYSMEM_BITS 52)")
+            addrs.append(addr)
+            base = addr + d.region_size
+        return tuple(addrs)

@@ -23,7 +23,7 @@ from .mirrors import MIRRORS
 from .runner import StepResult, apply_step
 from .sandbox import Sandbox
 from .scenario import Scenario, ScenarioError
-from .units import SizeError, format_size, human, parse_size
+from .units import SizeError, format_size, human, parse_size, shown
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, "<=": operator.le, "!=": operator.ne, "==": operator.eq,
@@ -496,10 +496,15 @@ def words_match(answer: str, key: str, actual: Any, first_name: str = "") -> boo
 
 # ----- a whole scenario ---------------------------------------------------------------------
 def validate_scenario(scenario: Scenario) -> None:
-    """Check every step's expect table before anything runs; ScenarioError names file, step, key."""
+    """Check every step's expect table before anything runs, device ids against the config;
+    ScenarioError names file, step, key."""
+    ids = [d.id for d in scenario.config.devices]
     for step in scenario.steps:
         try:
-            validate(step.expect)
+            wanted = validate(step.expect)
+            for dev_id in wanted.get("devices", {}):
+                if dev_id not in ids:
+                    raise ExpectError(f"devices.{shown(dev_id)[1:-1]}: no such device; allowed: {', '.join(ids)}")
         except ExpectError as e:
             raise ScenarioError(scenario.source, f"step {step.index} ({step.action.name})", str(e)) from None
 

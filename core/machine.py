@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .boot import EventSource, boot_guest, boot_memory
-from .config import ConfigError, MachineConfig
+from .config import MachineConfig
 from .device import Req, VirtioMemDevice
 from .driver import Driver
 from .driver_bbm import BbmDriver
 from .driver_sbm import SbmDriver
 from .events import Kind
-from .units import GiB, align_up, format_size
+from .units import format_size
 
 
 @dataclass
@@ -52,24 +52,9 @@ class Machine(EventSource):
     # ----- construction -----------------------------------------------------------------
     def _make_devices(self) -> list[VirtioMemDevice]:
         cfg = self.config
-        base = align_up(max(4 * GiB, cfg.boot_memory), GiB)
-        devices = []
-        used: list[tuple[int, int]] = []
-        for d in cfg.devices:
-            bs = cfg.device_block_size(d)
-            align = max(GiB, bs, cfg.mb_size)
-            addr = d.addr if d.addr is not None else align_up(base, align)
-            for a, s in used:
-                if addr < a + s and a < addr + d.region_size:
-                    raise ConfigError(f"devices ({d.id}).addr: region {addr:#x}+{format_size(d.region_size)} "
-                                      "overlaps another device")
-            if addr < cfg.boot_memory:
-                raise ConfigError(f"devices ({d.id}).addr: {addr:#x} overlaps boot memory")
-            used.append((addr, d.region_size))
-            base = addr + d.region_size
-            devices.append(VirtioMemDevice(d.id, addr, d.region_size, bs, d.node, d.requested_size,
-                                           cfg.usable_extent))
-        return devices
+        return [VirtioMemDevice(d.id, addr, d.region_size, cfg.device_block_size(d), d.node, d.requested_size,
+                                cfg.usable_extent)
+                for d, addr in zip(cfg.devices, cfg.device_addrs())]
 
     def _boot(self) -> None:
         """Build guest memory as a freshly booted kernel sees it, then probe the drivers."""
