@@ -175,7 +175,7 @@ def _responses(s: StepState) -> dict[str, int]:
     out = {r: 0 for r in RESPONSES}
     for e in s.events:
         if e.kind == Kind.REQUEST and e.response in out:
-            out[e.response] += 1
+            out[e.response] += e.repeat
     return out
 
 
@@ -244,7 +244,7 @@ KEYS: dict[str, Key] = {
     "backoff": Key(lambda r, k: _number(r, k, int), "the first device's current retry backoff in seconds",
                    lambda s: s.machine.drivers[0].retry_timer_ms // 1000),
     "requests": Key(lambda r, k: _number(r, k, int), "requests sent to the devices in this step",
-                    lambda s: sum(1 for e in s.events if e.kind == Kind.REQUEST)),
+                    lambda s: sum(e.repeat for e in s.events if e.kind == Kind.REQUEST)),
     "driver": Key(lambda r, k: _choice(r, k, DRIVER_STATES), "state of every device's driver",
                   _all_drivers),
     "guest": Key(lambda r, k: _choice(r, k, GUEST_STATES), "alive, or dead after an unrecoverable OOM",
