@@ -212,12 +212,12 @@ def _dev(m: Machine, dev_id: str | None) -> int:
         raise ActionError(f"device: {dev_id!r} does not exist; allowed: {', '.join(d.id for d in m.devices)}") from None
 
 
-def _block(m: Machine, sysfs_id: int) -> int:
+def _block(m: Machine, action: str, sysfs_id: int) -> int:
     mb = m.mem.phys_to_mb.get(sysfs_id)
     if mb is None:
-        ids = [int(m.mem.mb_phys[s.mb_off]) for s in m.mem.segments]
-        raise ActionError(f"block: memory{sysfs_id} is not guest RAM; memory blocks start at "
-                          + ", ".join(f"memory{i}" for i in ids))
+        ranges = [(int(m.mem.mb_phys[s.mb_off]), s.size // m.mem.mb_size) for s in m.mem.segments]
+        raise ActionError(f"{action}.block: memory{shown(sysfs_id)} is not guest RAM; allowed: "
+                          + ", ".join(f"memory{i} to memory{i + n - 1}" for i, n in ranges))
     return mb
 
 
@@ -331,14 +331,14 @@ def _pin(m: Machine, a: dict) -> None:
 
 
 def _online(m: Machine, a: dict) -> None:
-    mb = _block(m, a["block"])
+    mb = _block(m, "online", a["block"])
     err = m.guest.online(mb, a["type"], why=f"writing {a['type']} to memory{a['block']}/state")
     if err:
         raise ActionError(f"online: {err}")
 
 
 def _offline(m: Machine, a: dict) -> None:
-    mb = _block(m, a["block"])
+    mb = _block(m, "offline", a["block"])
     err = m.guest.offline(mb)
     if err:
         raise ActionError(f"offline: {err}")
