@@ -18,6 +18,7 @@ from .config_io import FieldError, read_config
 from .units import shown
 
 STEP_META = {"note", "settle", "expect", "ask", "answer", "title"}
+MAX_FILE_BYTES = 16 << 20        # a lesson is a few KiB; this refuses a wrong file before reading it all
 
 
 class ScenarioError(ValueError):
@@ -129,9 +130,6 @@ def decode(data: bytes, source: str) -> str:
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise ScenarioError(source, "", f"is not UTF-8: byte {data[e.start]:#04x} at line {line}, column {col}; "
                                         "save the file as UTF-8") from None
-
-
-MAX_FILE_BYTES = 16 << 20
 
 
 def load(path: str | Path) -> Scenario:

@@ -61,7 +61,8 @@ def test_serve_refuses_a_bad_file_before_it_serves(tmp_path):
     (["show", "lsmem", "--at", "²"], "--at: '²' is not a whole number; allowed: a step number"),
     (["compare", "--dimm-size", "99999T"], "dimm_size: 99999T is not allowed; allowed: 0 (auto) or a multiple of the "
                                            "memory block size 128M up to 4G"),
-    (["compare", "--dimm-slots", "0"], "argument --dimm-slots: '0' is not allowed; allowed: 1 to 256"),
+    (["compare", "--dimm-slots", "0"], "dimm_slots: 0 is not allowed; allowed: 1 to 256"),
+    (["compare", "--dimm-slots", "9" * 5000], "argument --dimm-slots: '999999999999999999999999999999999999... is not"),
     (["bench", "--sizes", "3X"], "argument --sizes: '3X' is not a size"),
     (["bench", "--sizes", "99999T"], "argument --sizes: '99999T' is not allowed; allowed: multiples of 128M up to 64T"),
     (["bench", "--repeats", "-3"], "argument --repeats: '-3' is not allowed; allowed: 1 to 1000"),

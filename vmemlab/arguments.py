@@ -26,6 +26,11 @@ def whole(text: str, low: int, high: int, allowed: str = "") -> int:
     return int(text)
 
 
+def integer(text: str) -> int:
+    """Any whole number (its range is checked where the value is used)."""
+    return whole(text, -(1 << 63), (1 << 63) - 1, "a whole number")
+
+
 def seed(text: str) -> int:
     """``-s/--seed``: the machine's seed, 0 to 2^64-1."""
     return whole(text, 0, MAX_SEED, "0 to 2^64-1")

@@ -12,7 +12,7 @@ from dataclasses import asdict
 import json
 import sys
 
-from vmemlab.arguments import count, seed
+from vmemlab.arguments import integer, seed
 from vmemlab.core.compare import ACPI_MAX_RAM_SLOTS, CompareOptions, compare
 from vmemlab.core.compare.balloon import PLACEMENTS
 from vmemlab.core.compare.expectations import grade, parse_scenario
@@ -30,8 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dimm-size", default="0", metavar="SIZE",
                    help="size of every DIMM, a multiple of the memory block size (default: the smallest "
                         "that reaches maxmem in the slots)")
-    p.add_argument("--dimm-slots", type=count(1, ACPI_MAX_RAM_SLOTS), default=ACPI_MAX_RAM_SLOTS,
-                   metavar="N",
+    p.add_argument("--dimm-slots", type=integer, default=ACPI_MAX_RAM_SLOTS, metavar="N",
                    help=f"ACPI memory slots, 1 to {ACPI_MAX_RAM_SLOTS} (QEMU -m slots=N)")
     p.add_argument("--balloon-placement", choices=PLACEMENTS, default="scattered",
                    help="which free pages inflation takes after boot (buddy = the kindest order)")

@@ -51,17 +51,17 @@ def check_output_file(path: str | None, option: str) -> None:
     if path is None:
         return
     p = Path(path)
-    problem = ""
+    example = p / ("trace.json" if option == "--trace" else "metrics.csv")
     if p.is_dir():
-        problem = "is a folder; give a file name in it, e.g. " + str(p / ("trace.json" if option == "--trace" else "metrics.csv"))
+        problem = f" is a folder; give a file name in it, e.g. {example}"
     elif not p.parent.is_dir():
-        problem = f"the folder {str(p.parent)!r} does not exist"
+        problem = f": the folder {str(p.parent)!r} does not exist"
     elif not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        problem = "is not writable"
-    if problem:
-        print(f"vmemlab run: {option}: {path!r} {problem}" if not problem.startswith("the folder")
-              else f"vmemlab run: {option}: {path!r}: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+        problem = " is not writable"
+    else:
+        return
+    print(f"vmemlab run: {option}: {path!r}{problem}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def step_record(sb, result, checks: list[expect.Check] | None = None) -> dict:
