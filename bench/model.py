@@ -48,7 +48,7 @@ def cycle(region: int) -> dict:
     steps_up = _settle_timed(m, step_times)
     t1 = time.perf_counter()
     ev_up = len(m.take_events())
-    act.apply(m, act.make("fragment", percent=1.0))
+    act.apply(m, act.make("fragment", percent=1.0, spread="worst"))
     t2 = time.perf_counter()
     m.take_events()
     m.set_requested_size(0, 0)

@@ -138,6 +138,7 @@ class ActionSpec:
     run: Callable[[Machine, dict], None]
     key: str = ""
     settles: bool = True           # in scenario files, settle afterwards unless told not to
+    runs_driver: bool = False      # the action *is* the driver running (a Sandbox runs it in slices)
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ def _free(m: Machine, a: dict) -> None:
 
 
 def _fragment(m: Machine, a: dict) -> None:
-    """Scatter unmovable pages over online kernel-zone memory (seeded)."""
+    """Unmovable pages in online kernel-zone memory (seeded): grouped by migratetype, or the worst case."""
     _guest_alive(m)
     _node(m, "fragment", a["node"])
     mem = m.mem
@@ -300,7 +301,16 @@ def _fragment(m: Machine, a: dict) -> None:
         m.emit(Kind.ALLOC, "fragment: no online kernel-zone memory with free pages (ZONE_MOVABLE never "
                "takes unmovable allocations)")
         return
-    # one page per chunk first, so that a small percentage already touches many pageblocks
+    if a["spread"] == "grouped":
+        before = int(np.count_nonzero(mem.unmovable(slice(None))))
+        got = mem.alloc(pages, Page.KERNEL, m.rng, node=a["node"], claim="random")
+        touched = int(np.count_nonzero(mem.unmovable(slice(None)))) - before
+        m.emit(Kind.ALLOC, f"fragment: {format_size(got * PAGE_SIZE)} of unmovable kernel pages scattered over "
+               f"{touched} more 2 MiB pageblocks: mobility grouping packs them into pageblocks that already hold "
+               "unmovable pages, then claims whole free ones (ZONE_MOVABLE never takes unmovable allocations; "
+               "the worst case, spread=worst, puts one page into every pageblock)", size=got * PAGE_SIZE)
+        return
+    # worst case: one page per chunk first, so that a small percentage already touches many pageblocks
     first = cand if pages >= len(cand) else np.sort(m.rng.choice(cand, size=pages, replace=False))
     take = np.zeros(len(mem.plugged), dtype=np.int64)
     take[first] = 1
@@ -311,7 +321,8 @@ def _fragment(m: Machine, a: dict) -> None:
         take[cand] += extra
     idx = np.flatnonzero(take)
     mem.add_pages(Page.KERNEL, idx, take[idx])
-    m.emit(Kind.ALLOC, f"fragment: {format_size(int(take.sum()) * PAGE_SIZE)} of unmovable kernel pages "
+    m.emit(Kind.ALLOC, f"fragment (worst case, not what the buddy allocator does): "
+           f"{format_size(int(take.sum()) * PAGE_SIZE)} of unmovable kernel pages "
            f"scattered over {len(idx)} of {len(cand)} free 2 MiB pageblocks in kernel zones "
            "(ZONE_MOVABLE never takes unmovable allocations)", size=int(take.sum()) * PAGE_SIZE)
 
@@ -415,7 +426,9 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("migration", "host", "Start or stop a live migration (the device answers BUSY meanwhile)",
                (Param("on", "choice", "toggle", ("on", "off", "toggle")),), _migration, key="m"),
     ActionSpec("reset", "host", "System reset: devices unplug everything, the guest reboots", (), _reset, key="R"),
-    ActionSpec("kexec", "host", "kexec into a new kernel without resetting the devices", (), _kexec, key="K"),
+    ActionSpec("kexec", "host", "kexec into a new kernel: no system reset; its driver resets the device, which "
+               "keeps its plugged memory, and unplugs all first",
+               (), _kexec, key="K"),
     ActionSpec("alloc", "guest", "Allocate guest memory (anon/cache are movable, kernel/slab are not)",
                (_pages("how much, e.g. 300M"),
                 Param("kind", "choice", "anon", _SIZE_KINDS),
@@ -425,11 +438,13 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("free", "guest", "Free guest memory of one kind (all of it unless SIZE is given)",
                (Param("kind", "choice", "anon", _SIZE_KINDS), _pages("how much (default: all of it)", None)),
                _free, key="A"),
-    ActionSpec("fragment", "guest", "Scatter unmovable kernel pages over online kernel-zone memory",
+    ActionSpec("fragment", "guest", "Allocate unmovable kernel pages in online kernel-zone memory",
                (Param("percent", "float", 1.0, help="percent of online kernel-zone memory, e.g. 1", low=0,
                       high=50, low_open=True),
-                Param("node", "int", None, help="NUMA node (default: all)", low=0, high=MAX_NODES - 1)),
-               _fragment, key="f"),
+                Param("node", "int", None, help="NUMA node (default: all)", low=0, high=MAX_NODES - 1),
+                Param("spread", "choice", "grouped", ("grouped", "worst"),
+                      help="grouped: by migratetype into few pageblocks, as the buddy allocator does; "
+                           "worst: one page in every pageblock first (an explicit worst case)")), _fragment, key="f"),
     ActionSpec("pin", "guest", "Pin movable pages for a few migration attempts (transient references)",
                (Param("size", "size", "64M", help="how much, in whole 2M pageblocks", low=CHUNK_SIZE,
                       multiple=CHUNK_SIZE, unit="pageblocks"),
@@ -447,7 +462,7 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
                (Param("count", "int", 1, help="how many requests", low=1, high=Machine.MAX_SETTLE_STEPS),), _step,
                key="space", settles=False),
     ActionSpec("settle", "time", "Run the driver until it is idle, waiting, blocked or broken", (), _settle,
-               key="s", settles=False),
+               key="s", settles=False, runs_driver=True),
     ActionSpec("advance", "time", "Let simulated time pass (retry timers fire)",
                (Param("seconds", "float", help="seconds, at most a year", low=0, high=MAX_ADVANCE, low_open=True),),
                _advance, key="t", settles=False),

@@ -13,10 +13,12 @@ from dataclasses import fields
 from typing import Any
 
 from .config import ConfigError, DeviceConfig, MachineConfig
+from .machine import device_addrs
 from .units import SizeError, parse_size, shown
 
-SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved",
-               "region_size", "block_size", "requested_size", "addr"}
+SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved", "boot_kernel_used",
+               "boot_holes", "below_4g", "region_size", "block_size", "requested_size", "addr"}
+SIZE_LISTS = {"node_memory"}
 _WORDS = {bool: "true or false", int: "a whole number", str: "a string"}
 
 
@@ -28,10 +30,21 @@ class FieldError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+def _optional(annotation: Any) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
 def _wanted(annotation: Any) -> type:
     """str / int / bool from an annotation (``int | None`` counts as int)."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     return args[0] if args else annotation
+
+
+def _size(where: str, key: str, value: Any) -> int:
+    try:
+        return parse_size(value, key)
+    except SizeError as e:
+        raise FieldError(where, str(e)) from None
 
 
 def typed_fields(raw: Any, cls: type, where: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -44,14 +57,16 @@ def typed_fields(raw: Any, cls: type, where: str, skip: tuple[str, ...] = ()) ->
     for key, value in raw.items():
         if key not in allowed:
             raise FieldError(where, f"unknown key {shown(key)}; allowed: {', '.join(sorted(allowed))}")
+        if value is None and _optional(hints[key]):      # JSON null: "the default" (a trace's addr, boot_holes)
+            out[key] = None
+            continue
         if key in SIZE_FIELDS:
-            if value is None and key == "addr":
-                out[key] = None
-                continue
-            try:
-                out[key] = parse_size(value, key)
-            except SizeError as e:
-                raise FieldError(where, str(e)) from None
+            out[key] = _size(where, key, value)
+            continue
+        if key in SIZE_LISTS:
+            if not isinstance(value, (list, tuple)):
+                raise FieldError(where, f"{key}: expected a list of sizes, e.g. [\"512M\", \"512M\"], got {shown(value)}")
+            out[key] = tuple(_size(where, f"{key}[{i}]", v) for i, v in enumerate(value))
             continue
         want = _wanted(hints[key])
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
@@ -68,6 +83,7 @@ def read_config(machine: Any, devices: Any, where: str, device_where: typing.Cal
     devs = tuple(DeviceConfig(**typed_fields(d, DeviceConfig, device_where(i))) for i, d in enumerate(devices))
     config = MachineConfig(**kwargs, devices=devs)
     config.validate()
+    device_addrs(config)              # where the regions go: not over boot memory or each other
     return config
 
 

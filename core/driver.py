@@ -42,7 +42,7 @@ class Run:
     cur: int = -1                  # block being worked on
     sb_cur: int = -1               # next subblock to look at (from the top)
     whole_tried: bool = False
-    tiny: bool = False             # the difference is smaller than one subblock / big block
+    tiny: bool = False             # the difference is smaller than one subblock / big block (idle)
 
 
 class Driver:
@@ -63,6 +63,12 @@ class Driver:
         self.mb_off = seg.mb_off
         self.n_mb = seg.size // self.mem.mb_size
         self.chunks_per_unit = unit_size // (2 << 20)
+        # The first usable unit starts at the region start rounded up to a unit; units must lie
+        # completely inside the region (misaligned edges are wasted, as in the real driver).
+        self.unit_base = -(-max(device.addr, seg.addr) // unit_size) * unit_size
+        end = min(device.addr + device.region_size, seg.addr + seg.size) // unit_size * unit_size
+        self.n_units = max(0, (end - self.unit_base) // unit_size)
+        self.unit_chunk0 = seg.chunk_off + (self.unit_base - seg.addr) // (2 << 20)
         self.plugged_size = 0
         self.requested_size = 0
         self.usable_region_size = 0
@@ -89,8 +95,11 @@ class Driver:
                   f"{self.mode} with {self.unit_name} size {format_size(self.unit_size)}")
         if d.plugged_size:
             self.unplug_all_required = True
-            self.emit(Kind.DRIVER, f"plugged size is {format_size(d.plugged_size)} at probe (kexec or driver "
-                      "reload without a device reset): the driver sends UNPLUG_ALL before anything else")
+            self.emit(Kind.DRIVER, f"plugged size is {format_size(d.plugged_size)} at probe: the new kernel's probe "
+                      "reset the virtio device, which by the spec never changes plugged memory (only a system "
+                      "reset unplugs it, and kexec or a driver reload is none). The spec would let the driver "
+                      "re-learn which blocks are plugged with STATE requests; Linux sends UNPLUG_ALL before "
+                      "anything else (unplugging all memory is required)")
         self.plugged_size = d.plugged_size
         self.wq_pending = True
 
@@ -104,15 +113,27 @@ class Driver:
         return self.guest.sysfs_id(self.mb_off + local_mb)
 
     def unit_chunks(self, unit: int, count: int = 1) -> slice:
-        start = self.seg.chunk_off + unit * self.chunks_per_unit
+        start = self.unit_chunk0 + unit * self.chunks_per_unit
         return slice(start, start + count * self.chunks_per_unit)
+
+    def unit_addr(self, unit: int) -> int:
+        return self.unit_base + unit * self.unit_size
+
+    def unit_blocks(self, mb: int) -> range:
+        """The memory blocks (model indexes) of the unit that memory block ``mb`` belongs to."""
+        return range(mb, mb + 1)
+
+    def last_usable_unit(self) -> int:
+        """Units lying completely inside the usable region: the last one's index (-1: none)."""
+        end = (self.device.addr + self.usable_region_size) // self.unit_size * self.unit_size
+        return min(self.n_units, (end - self.unit_base) // self.unit_size) - 1
 
     def send(self, req: Req, unit: int = 0, count: int = 0, what: str = "") -> int:
         """Put one request on the virtqueue and return the driver's rc for the response."""
         if req != Req.UNPLUG_ALL and self.config_changed:
             return -EAGAIN
         d = self.device
-        addr = d.addr + unit * self.unit_size
+        addr = self.unit_addr(unit)
         nb_blocks = count * self.unit_size // d.block_size
         ans = d.request(req, addr, nb_blocks)
         self.requests += 1
@@ -203,7 +224,7 @@ class Driver:
         self.mem.remove_block(mb)
         self.offline_size -= self.mem.mb_size
         self.emit(Kind.BLOCK_REMOVED, f"memory{self.sid(local_mb)} offlined and removed: sysfs memory"
-                  f"{self.sid(local_mb)} is gone and its {format_size(self.mem.mb_size // 64)} memmap is freed",
+                  f"{self.sid(local_mb)} is gone and its {format_size(self.mem.memmap_per_block)} memmap is freed",
                   memory_block=self.sid(local_mb))
 
     # ----- the work item ----------------------------------------------------------------
@@ -249,7 +270,13 @@ class Driver:
             return self.cleanup_step(run)
         if run.phase == "resize":
             if run.nb == 0:
-                return -ENOSPC if run.tiny else 0
+                if run.tiny:
+                    run.tiny = False
+                    diff = abs(self.requested_size - self.plugged_size)
+                    self.emit(Kind.DRIVER, f"the difference {format_size(diff)} is smaller than one {self.unit_name} "
+                              f"({format_size(self.unit_size)}): nothing to plug or unplug, the run ends "
+                              "(if (!nb) return 0;) and the driver is idle until the next config change")
+                return 0
             return self.plug_step(run) if self.requested_size > self.plugged_size else self.unplug_step(run)
         return 0
 
@@ -270,7 +297,7 @@ class Driver:
         diff = self.requested_size - self.plugged_size
         run.nb = abs(diff) // self.unit_size
         run.li, run.cands, run.ci, run.cur = 0, None, 0, -1
-        run.tiny = diff > 0 and run.nb == 0
+        run.tiny = diff != 0 and run.nb == 0
 
     def _finish(self, rc: int) -> None:
         """The switch at the end of virtio_mem_run_wq()."""
@@ -285,6 +312,8 @@ class Driver:
             self.emit(Kind.DRIVER, f"run ended with -ENOSPC: {self.enospc_reason()}; no retry timer, the driver "
                       "waits for a config change or for memory to be onlined")
             return
+        if rc == -ENOMEM:
+            self.guest.memory_pressure()
         if rc in (-ETXTBSY, -EBUSY, -ENOMEM):
             why = {-ETXTBSY: "the device answered BUSY", -EBUSY: "all remaining plugged memory is busy",
                    -ENOMEM: "the guest is out of memory"}[rc]
@@ -301,10 +330,6 @@ class Driver:
         self.emit(Kind.DRIVER, f"unknown error {name}, marking device broken: no further plugging or unplugging")
 
     def enospc_reason(self) -> str:
-        diff = self.requested_size - self.plugged_size
-        if 0 < diff < self.unit_size:
-            return (f"the difference {format_size(diff)} is smaller than one {self.unit_name} "
-                    f"({format_size(self.unit_size)}), so nothing can be plugged")
         if self.offline_size + self.mem.mb_size > self.offline_threshold:
             return (f"{format_size(self.offline_size)} of added memory is still offline "
                     f"(threshold {format_size(self.offline_threshold)}): nobody onlines it")

@@ -31,20 +31,25 @@ class BbmDriver(Driver):
     def __init__(self, guest, device, index, bb_size: int, unplug_online: bool = True):
         super().__init__(guest, device, index, bb_size, unplug_online)
         self.mbs_per_bb = bb_size // self.mem.mb_size
-        self.n_bb = self.n_mb // self.mbs_per_bb
+        self.mb_skip = (self.unit_base - self.seg.addr) // self.mem.mb_size   # blocks before the first big block
+        self.n_bb = self.n_units
         self.bb_state = np.zeros(self.n_bb, dtype=np.uint8)
         self.tried = np.zeros((3, self.n_bb), dtype=bool)
         self.next_bb = 0
         self.last_usable_bb = -1
 
     def on_usable_region(self) -> None:
-        self.last_usable_bb = self.usable_region_size // self.unit_size - 1
+        self.last_usable_bb = self.last_usable_unit()
 
     def bb_mbs(self, bb: int) -> range:
-        return range(self.mb_off + bb * self.mbs_per_bb, self.mb_off + (bb + 1) * self.mbs_per_bb)
+        first = self.mb_off + self.mb_skip + bb * self.mbs_per_bb
+        return range(first, first + self.mbs_per_bb)
+
+    def unit_blocks(self, mb: int) -> range:
+        return self.bb_mbs((mb - self.mb_off - self.mb_skip) // self.mbs_per_bb)
 
     def what(self, bb: int) -> str:
-        first = self.sid(bb * self.mbs_per_bb)
+        first = self.sid(self.mb_skip + bb * self.mbs_per_bb)
         blocks = f"memory{first}" if self.mbs_per_bb == 1 else f"memory{first}-{first + self.mbs_per_bb - 1}"
         return f"big block {bb} ({blocks}, {format_size(self.unit_size)})"
 
@@ -67,7 +72,8 @@ class BbmDriver(Driver):
         return out
 
     def block_state_name(self, mb: int) -> str:
-        return BbState(self.bb_state[mb // self.mbs_per_bb]).name
+        bb = (mb - self.mb_skip) // self.mbs_per_bb
+        return BbState(self.bb_state[bb]).name if 0 <= bb < self.n_bb and mb >= self.mb_skip else "UNUSED"
 
     # ----- cleanup ----------------------------------------------------------------------
     def cleanup_step(self, run: Run) -> str | int:
@@ -100,7 +106,7 @@ class BbmDriver(Driver):
             return rc
         self.mem.plugged[self.unit_chunks(bb)] = True
         self.bb_state[bb] = BbState.ADDED
-        if not self.add_memory(bb * self.mbs_per_bb, self.mbs_per_bb):
+        if not self.add_memory(self.mb_skip + bb * self.mbs_per_bb, self.mbs_per_bb):
             rc2 = self.send(Req.UNPLUG, bb, 1, self.what(bb) + ", undo")
             if rc2 == 0:
                 self.mem.plugged[self.unit_chunks(bb)] = False

@@ -69,7 +69,9 @@ class SbmDriver(Driver):
         self.mem.plugged[self.unit_chunks(mb * self.sbs_per_mb + sb, count)] = value
 
     def on_usable_region(self) -> None:
-        self.last_usable_mb = self.usable_region_size // self.mem.mb_size - 1
+        mb = self.mem.mb_size
+        end = (self.device.addr + self.usable_region_size) // mb * mb    # the last block must fit entirely
+        self.last_usable_mb = min(self.n_mb, (end - self.seg.addr) // mb) - 1
 
     def what(self, mb: int, sb: int, count: int) -> str:
         sbs = f"subblock {sb}" if count == 1 else f"subblocks {sb}-{sb + count - 1}"

@@ -30,6 +30,7 @@ class GuestPolicy:
     online_policy: str = "contig-zones"
     auto_movable_ratio: int = 301
     auto_movable_numa_aware: bool = True
+    movable_node: bool = False
 
 
 class Guest:
@@ -45,7 +46,8 @@ class Guest:
         self.boot_pages = boot_pages
         self.background_allocs = background_allocs
         self.clock = clock
-        self._memmap_text = format_size(mem.mb_size // 64)
+        self._memmap_text = format_size(mem.memmap_per_block)
+        self._page_text = format_size(mem.page_size).replace("K", " KiB")
         self.drivers: list[Driver] = []
         self.dead = ""
 
@@ -68,12 +70,12 @@ class Guest:
         mem = self.mem
         if not mem.add_block(mb):
             self.emit(Kind.BLOCK_ADDED, f"adding memory{self.sysfs_id(mb)} failed (-ENOMEM): no kernel "
-                      f"memory left for its {format_size(mem.mb_size // 64)} memmap", device=device,
+                      f"memory left (above the min watermarks) for its {self._memmap_text} memmap", device=device,
                       memory_block=self.sysfs_id(mb))
             return False
         self.emit(Kind.BLOCK_ADDED,
                   f"memory{self.sysfs_id(mb)} added as \"System RAM (virtio_mem)\"; its memmap "
-                  f"({self._memmap_text}, 64 B per 4 KiB page) now uses kernel memory",
+                  f"({self._memmap_text}, 64 B per {self._page_text} page) now uses kernel memory",
                   device=device, memory_block=self.sysfs_id(mb), addr=int(mem.mb_phys[mb]) * mem.mb_size,
                   size=mem.mb_size)
         if self.policy.auto_online_blocks != "offline":
@@ -93,9 +95,7 @@ class Guest:
             refusal = drv.may_online(mb)
             if refusal:
                 return refusal
-        zone, reason = zone_for_online(mem, mb, online_type, self.policy.online_policy,
-                                       self.policy.auto_movable_ratio, self.policy.auto_movable_numa_aware,
-                                       self.boot_pages)
+        zone, reason = self.zone_for(mb, online_type, drv)
         mem.online_block(mb, zone)
         plugged = int(np.count_nonzero(mem.plugged[mem.mb_chunks(mb)]))
         extra = "" if plugged == mem.chunks_per_mb else (
@@ -108,6 +108,14 @@ class Guest:
         if drv is not None:
             drv.notify_online(mb, zone)
         return ""
+
+    def zone_for(self, mb: int, online_type: str = "online", drv: Driver | None = None) -> tuple:
+        """The zone onlining ``mb`` would pick, and why (the policy of mm/memory_hotplug.c)."""
+        drv = drv or self.driver_of(mb)
+        pol = self.policy
+        return zone_for_online(self.mem, mb, online_type, pol.online_policy, pol.auto_movable_ratio,
+                               pol.auto_movable_numa_aware, self.boot_pages, pol.movable_node,
+                               drv.unit_blocks(mb) if drv is not None and pol.online_policy == "auto-movable" else None)
 
     def offline(self, mb: int) -> str:
         """Write offline to memoryN/state; returns "" or the kernel's error."""
@@ -139,7 +147,8 @@ class Guest:
         if self.background_allocs <= 0:
             return
         node = int(self.mem.mb_node[mb])
-        if self.mem.zone_present.get((node, _NORMAL), 0) != self.mem.chunks_per_mb * PAGES_PER_CHUNK:
+        # the kernel runs on node 0's CPUs: a hot-added node 1 gets only its own memmap (recorded numa traces)
+        if node != 0 or self.mem.zone_present.get((node, _NORMAL), 0) != self.mem.chunks_per_mb * PAGES_PER_CHUNK:
             return
         sl = self.mem.mb_chunks(mb)
         low = np.flatnonzero(self.mem.chunk_online[sl][:16])
@@ -149,7 +158,8 @@ class Guest:
         for p in np.sort(picks):
             c = sl.start + int(p)
             self.mem.alloc(1, Page.KERNEL, self.rng, at=slice(c, c + 1))
-        self.emit(Kind.ALLOC, f"kernel allocations moved into the new ZONE_NORMAL memory{self.sysfs_id(mb)}: "
+        self.emit(Kind.ALLOC, "new long-lived kernel allocations land in the new ZONE_NORMAL "
+                  f"memory{self.sysfs_id(mb)}: "
                   f"unmovable pages in its pageblocks {', '.join(str(int(p)) for p in np.sort(picks))} "
                   "(modelled: the real kernel decides this non-deterministically)",
                   memory_block=self.sysfs_id(mb))
@@ -157,28 +167,95 @@ class Guest:
     # ----- workload ---------------------------------------------------------------------
     def allocate(self, size: int, kind: Page, node: int | None = None, placement: str = "random",
                  at: slice | None = None) -> int:
+        """A program or the kernel allocates ``size`` of ``kind``.
+
+        The fast path takes pages down to each zone's low watermark; with nothing reclaimable
+        (no swap: anonymous and tmpfs pages stay) the slow path goes down to the min watermark;
+        beyond that the OOM killer runs (see ``out_of_memory``).
+        """
         pages = size // PAGE_SIZE
-        got = self.mem.alloc(pages, kind, self.rng, node=node, placement=placement, at=at)
+        mem = self.mem
+        got = mem.alloc(pages, kind, self.rng, node=node, placement=placement, at=at, mark="low")
+        pressure = got < pages
+        if pressure:
+            got += mem.alloc(pages - got, kind, self.rng, node=node, placement=placement, at=at, mark="min")
         what = f"{format_size(got * PAGE_SIZE)} of {kind.name.lower()} pages allocated ({placement})"
+        if pressure:
+            what += "; the zones reached their low watermarks, so the rest came from the reserves down to min"
         self.emit(Kind.ALLOC, what, size=got * PAGE_SIZE)
         if got < pages:
-            self.out_of_memory(kind, pages - got)
+            got += self.out_of_memory(kind, pages - got, node, placement, at)
+        elif pressure:
+            self.memory_pressure()
         return got
 
-    def out_of_memory(self, kind: Page, missing: int) -> None:
-        """Allocation failed: the OOM killer may kill the hog; kernel or tmpfs data cannot be killed."""
+    def out_of_memory(self, kind: Page, missing: int, node: int | None = None, placement: str = "random",
+                      at: slice | None = None) -> int:
+        """Every zone is at its min watermark: the OOM killer picks the largest process.
+
+        The only large killable process in the model is the anonymous-memory hog. Killing it frees
+        its pages; the allocation is then retried. Without it: an allocating user program (dd into
+        tmpfs) is killed itself and its data stays; a kernel allocation (small GFP_KERNEL requests
+        do not fail) finds nothing killable and the kernel panics.
+        Returns how many more pages the retry got.
+        """
         short = format_size(missing * PAGE_SIZE)
+        mem = self.mem
+        if mem.used_total[Page.ANON] and kind != Page.ANON:
+            killed = mem.free(Page.ANON, None, self.rng)
+            self.emit(Kind.OOM, f"out of memory ({short} of {kind.name.lower()} pages did not fit above the min "
+                      f"watermarks): the OOM killer killed the anonymous-memory hog, {format_size(killed * PAGE_SIZE)} "
+                      "freed")
+            got = mem.alloc(missing, kind, self.rng, node=node, placement=placement, at=at, mark="min")
+            if got < missing:
+                return got + self.out_of_memory(kind, missing - got, node, placement, at)
+            return got
         if kind == Page.ANON:
-            killed = self.mem.free(Page.ANON, None, self.rng)
-            self.emit(Kind.OOM, f"out of memory: the OOM killer killed the anonymous-memory hog "
+            killed = mem.free(Page.ANON, None, self.rng)
+            self.emit(Kind.OOM, f"out of memory: the OOM killer killed the anonymous-memory hog itself "
                       f"({format_size(killed * PAGE_SIZE)} freed); {short} could not be allocated")
+            return 0
+        if kind == Page.CACHE:
+            self.emit(Kind.OOM, f"out of memory: {short} of tmpfs/page-cache data did not fit; the OOM killer "
+                      "killed the writing program (its data stays: tmpfs pages cannot be swapped or killed)")
+            self.memory_pressure()
+            return 0
+        self.panic(f"a kernel allocation of {short} found every kernel zone at its min watermark"
+                   + self._imbalance_note())
+        return 0
+
+    def _imbalance_note(self) -> str:
+        movable_free = int(self.mem.zone_free()[:, int(Zone.MOVABLE)].sum())
+        return (f" while ZONE_MOVABLE still has {format_size(movable_free * PAGE_SIZE)} free (zone imbalance: "
+                "kernel allocations cannot use ZONE_MOVABLE)" if movable_free > 1024 else "")
+
+    def memory_pressure(self) -> None:
+        """After memory ran low (a failed migration, the slow path): can the kernel still allocate?
+
+        Modelled: the guest's routine kernel allocations (a fork, a page table) continue; if no
+        kernel zone is above its min watermark they invoke the OOM killer, and with nothing
+        killable the kernel panics, as the recorded oom-normal guest did.
+        """
+        if self.dead:
             return
-        if kind in (Page.KERNEL, Page.SLAB, Page.MEMMAP):
-            movable_free = int(self.mem.free_pages()[self.mem.chunk_zone == int(Zone.MOVABLE)].sum())
-            self.emit(Kind.OOM, f"kernel allocation of {short} failed: the kernel zones are full"
-                      + (f" while ZONE_MOVABLE still has {format_size(movable_free * PAGE_SIZE)} free "
-                         "(zone imbalance)" if movable_free else ""))
+        mem = self.mem
+        short = [what for cls, what in ((Zone.NORMAL, "kernel"), (Zone.MOVABLE, "user"))
+                 if not mem.headroom(cls)]
+        if not short:
             return
-        self.dead = ("System is deadlocked on memory: tmpfs/page-cache data cannot be swapped or killed "
-                     f"and {short} more did not fit")
-        self.emit(Kind.OOM, f"guest out of memory. {self.dead}")
+        which = " and ".join(short)
+        if mem.used_total[Page.ANON]:
+            killed = mem.free(Page.ANON, None, self.rng)
+            self.emit(Kind.OOM, f"every zone a {which} page may use is at its min watermark: the next such allocation "
+                      "(modelled: the guest's routine forks and page tables) invoked the OOM killer, which killed "
+                      f"the anonymous-memory hog ({format_size(killed * PAGE_SIZE)} freed)")
+            if mem.headroom(Zone.NORMAL) and mem.headroom(Zone.MOVABLE):
+                return
+        self.panic(f"every zone a {which} page may use is at its min watermark and the next such allocation "
+                   "(modelled: the guest's routine forks and page tables) found no killable process"
+                   + self._imbalance_note())
+
+    def panic(self, why: str) -> None:
+        self.dead = ("System is deadlocked on memory: " + why + "; tmpfs/page-cache data and kernel memory "
+                     "cannot be swapped or killed")
+        self.emit(Kind.OOM, f"Out of memory and no killable processes... Kernel panic - not syncing: {self.dead}")

@@ -10,15 +10,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .boot import EventSource, boot_guest, boot_memory
-from .config import MachineConfig
+from .boot import EventSource, boot_guest, boot_memory, boot_ranges
+from .config import ConfigError, MachineConfig
 from .device import Req, VirtioMemDevice
 from .driver import Driver
 from .driver_bbm import BbmDriver
 from .driver_sbm import SbmDriver
 from .events import Kind
 from .retries import IdenticalRetries
-from .units import format_size
+from .units import GiB, align_up, format_size
+
+# Linux's MAX_PHYSMEM_BITS is at most 52 (x86-64 with 5-level paging, arm64 with LPA2).
+MAX_PHYS_ADDR = 1 << 52
 
 
 @dataclass
@@ -34,6 +37,33 @@ class Metrics:
     memmap: int
     free_2m_chunks: int
     blocks: dict[str, int] = field(default_factory=dict)
+
+
+def device_addrs(cfg: MachineConfig) -> tuple[int, ...]:
+    """Where each device's region starts: its ``addr``, or right after the previous region (the
+    first from 4G, above boot memory), aligned to max(1G, block sizes). ConfigError names a region
+    that overlaps boot memory or another region, or ends above what Linux can address."""
+    ranges = boot_ranges(cfg, cfg.boot_per_node())
+    boot_end = max(align_up(r.addr + r.size, cfg.mb_size) for r in ranges)
+    base = align_up(max(4 * GiB, boot_end), GiB)
+    addrs: list[int] = []
+    for i, d in enumerate(cfg.devices):
+        where = f"devices[{i}] ({d.id}).addr"
+        align = max(GiB, cfg.device_block_size(d), cfg.mb_size)
+        addr = d.addr if d.addr is not None else align_up(base, align)
+        for a, other in zip(addrs, cfg.devices):
+            if addr < a + other.region_size and a < addr + d.region_size:
+                raise ConfigError(f"{where}: region {addr:#x}+{format_size(d.region_size)} overlaps {other.id}'s "
+                                  f"region {a:#x}+{format_size(other.region_size)}")
+        if any(addr < align_up(r.addr + r.size, cfg.mb_size) and r.addr < addr + d.region_size for r in ranges):
+            raise ConfigError(f"{where}: {addr:#x} overlaps boot memory; allowed: from {boot_end:#x} "
+                              f"({format_size(boot_end)}) up")
+        if addr + d.region_size > MAX_PHYS_ADDR:
+            raise ConfigError(f"{where}: region {addr:#x}+{format_size(d.region_size)} ends above 4P (2^52), the "
+                              "largest physical address Linux supports (MAX_PHYSMEM_BITS 52)")
+        addrs.append(addr)
+        base = addr + d.region_size
+    return tuple(addrs)
 
 
 class Machine(EventSource):
@@ -56,13 +86,16 @@ class Machine(EventSource):
         cfg = self.config
         return [VirtioMemDevice(d.id, addr, d.region_size, cfg.device_block_size(d), d.node, d.requested_size,
                                 cfg.usable_extent)
-                for d, addr in zip(cfg.devices, cfg.device_addrs())]
+                for d, addr in zip(cfg.devices, device_addrs(cfg))]
 
     def _boot(self) -> None:
         """Build guest memory as a freshly booted kernel sees it, then probe the drivers."""
         cfg = self.config
-        per_node = [cfg.boot_memory // cfg.nodes] * cfg.nodes
-        hotplug = [(d.id, d.addr, d.region_size, d.node_id, i) for i, d in enumerate(self.devices)]
+        per_node = cfg.boot_per_node()
+        mb = cfg.mb_size
+        # Linux adds whole memory blocks: a device's segment is the part of its region they cover
+        hotplug = [(d.id, align_up(d.addr, mb), max(0, (d.addr + d.region_size) // mb * mb - align_up(d.addr, mb)),
+                    d.node_id, i) for i, d in enumerate(self.devices)]
         self.mem = mem = boot_memory(cfg, per_node, hotplug, self.rng)
         self.guest = boot_guest(cfg, mem, per_node, self.rng, self)
         self.drivers: list[Driver] = []
@@ -72,7 +105,7 @@ class Machine(EventSource):
                 drv: Driver = SbmDriver(self.guest, d, i, sb, cfg.unplug_online)
             else:
                 bb = max(d.block_size, cfg.mb_size)
-                if cfg.bbm_block_size >= bb and d.region_size % cfg.bbm_block_size == 0:
+                if cfg.bbm_block_size >= bb:      # virtio_mem.bbm_block_size: a power of two, not smaller
                     bb = cfg.bbm_block_size
                 drv = BbmDriver(self.guest, d, i, bb, cfg.unplug_online)
             self.drivers.append(drv)
@@ -167,13 +200,15 @@ class Machine(EventSource):
                   if on else "host: migration finished; requests are processed again")
 
     def reboot(self, reset_devices: bool) -> None:
-        """System reset (devices unplug everything) or kexec (devices keep their blocks)."""
+        """System reset (devices unplug everything) or kexec (no system reset: devices keep their blocks)."""
         for dev in self.devices:
             if reset_devices:
                 dev.system_reset()
         self.emit(Kind.HOST, "system reset: every device unplugs all its memory and may shrink its usable "
                   "region; the guest reboots and plugs again from scratch" if reset_devices else
-                  "kexec: a new kernel starts without a device reset, so the devices still have memory plugged")
+                  "kexec: a new kernel starts without a system reset; its driver's probe resets the virtio "
+                  "device, and a device reset must not change plugged memory, so the devices still have "
+                  "their memory plugged")
         self.boot_count += 1
         for dev in self.devices:
             dev.migrating = dev.migrating and not reset_devices
@@ -198,7 +233,8 @@ class Machine(EventSource):
             req, addr, nb = Req.UNPLUG, dev.addr + int(free[0]) * dev.block_size, 1
         ans = dev.request(req, addr, nb)
         note = (" (QEMU checks the requested size before the block states, so a double plug with "
-                "plugged_size == requested_size is NACKed, not an ERROR)" if ans.resp.name == "NACK" else "")
+                "plugged_size == requested_size is NACKed; the virtio spec says the device MUST answer ERROR "
+                "when a block is already plugged: here QEMU and the spec differ)" if ans.resp.name == "NACK" else "")
         self.emit(Kind.REQUEST, f"buggy driver: {req.name} at {addr:#x}, {nb} block(s) -> {ans.resp.name}: "
                   f"{ans.reason}{note}", device=dev.id, request=req.name, response=ans.resp.name, addr=addr)
         if ans.resp.name == "ERROR":

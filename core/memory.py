@@ -5,15 +5,22 @@ virtio-mem subblock on x86-64. Per chunk we count pages by kind (numpy arrays, n
 per-page Python objects). Memory blocks (``memoryN`` in sysfs) are the unit Linux adds,
 onlines, offlines and removes.
 
+Zones keep the kernel's watermarks (min/low/high from ``min_free_kbytes``) and lowmem
+reserves: an allocation takes pages from a zone only while the zone stays above its mark
+(the fast path uses *low*, the slow path, migration targets and the memmap use *min*), so
+memory "runs out" with free pages left, as in a real guest.
+
 Simplifications (also stated in explanations): pages are counted per chunk, not tracked one by
-one; a migration moves pages to the lowest-addressed free space of the best zone (the real
-buddy allocator hands out whatever its free lists hold); offlining that cannot migrate gives up
-at once instead of looping until a signal arrives.
+one; a pageblock's migratetype is derived from what it holds (a chunk with an unmovable page is
+an unmovable pageblock); migration and packed allocations take the lowest-addressed free space
+of the best zone (the real buddy allocator hands out whatever its free lists hold); offlining
+that cannot migrate gives up at once instead of looping until a signal arrives.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from math import isqrt
 
 import numpy as np
 
@@ -29,17 +36,33 @@ class Zone(IntEnum):
     DMA32 = 1
     NORMAL = 2
     MOVABLE = 3
+    DMA = 4        # the first 16 MiB on x86-64 (modelled per chunk; memory0 shows DMA32)
 
 
-ZONE_NAMES = {Zone.NONE: "none", Zone.DMA32: "DMA32", Zone.NORMAL: "Normal", Zone.MOVABLE: "Movable"}
-KERNEL_ZONES = (Zone.NORMAL, Zone.DMA32)
+ZONE_NAMES = {Zone.NONE: "none", Zone.DMA32: "DMA32", Zone.NORMAL: "Normal", Zone.MOVABLE: "Movable",
+              Zone.DMA: "DMA"}
+KERNEL_ZONES = (Zone.NORMAL, Zone.DMA32, Zone.DMA)
+N_ZONES = len(Zone)
+# The kernel's zone order (zone_idx): DMA < DMA32 < NORMAL < MOVABLE.
+ZONE_ORDER = (Zone.DMA, Zone.DMA32, Zone.NORMAL, Zone.MOVABLE)
+# sysctl_lowmem_reserve_ratio on x86-64: DMA 256, DMA32 256, NORMAL 32.
+LOWMEM_RESERVE_RATIO = {Zone.DMA: 256, Zone.DMA32: 256, Zone.NORMAL: 32}
+WATERMARK_SCALE_FACTOR = 10          # vm.watermark_scale_factor: 0.1 % of a zone
+# No zone's min watermark can exceed this (min_free_kbytes: at most 262144 kB from the square
+# root, or khugepaged's 11 pageblocks per kernel zone of up to 8 nodes): a cheap bound that spares
+# recomputing the watermarks where a zone is far above them.
+MAX_MIN_PAGES = max(262144 // 4, PAGES_PER_CHUNK * 11 * 3 * 8)
+# Allocation classes: the highest zone a request may use (gfp_zone()): GFP_KERNEL and the
+# migration target of a kernel-zone page stop at NORMAL, GFP_HIGHUSER_MOVABLE may use MOVABLE.
+CLASS_ZONELIST = {Zone.NORMAL: (Zone.NORMAL, Zone.DMA32, Zone.DMA),
+                  Zone.MOVABLE: (Zone.MOVABLE, Zone.NORMAL, Zone.DMA32, Zone.DMA)}
 
 
 class Page(IntEnum):
     """What a used 4 KiB page holds. The first four kinds are unmovable."""
 
-    RESERVED = 0   # kernel image, firmware, boot-time memmap: not managed by the buddy
-    MEMMAP = 1     # struct pages of hot-added memory (64 B per 4 KiB page)
+    RESERVED = 0   # kernel image, firmware, boot-time memmap, holes: not managed by the buddy
+    MEMMAP = 1     # struct pages of hot-added memory (64 B per base page)
     KERNEL = 2     # other kernel allocations (page tables, kmalloc, pinned pages)
     SLAB = 3       # unreclaimable slab objects
     ANON = 4       # anonymous user memory (movable)
@@ -49,6 +72,11 @@ class Page(IntEnum):
 UNMOVABLE = (Page.RESERVED, Page.MEMMAP, Page.KERNEL, Page.SLAB)
 MOVABLE = (Page.ANON, Page.CACHE)
 PAGE_NAMES = {p: p.name.lower() for p in Page}
+
+
+def alloc_class(kind: Page) -> Zone:
+    """The highest zone an allocation of ``kind`` may use (GFP_HIGHUSER_MOVABLE vs GFP_KERNEL)."""
+    return Zone.MOVABLE if kind in MOVABLE else Zone.NORMAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +103,48 @@ class FakeOfflineResult:
     tries: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Watermarks:
+    """Per (node, zone) watermarks and lowmem reserves in 4 KiB pages (mm/page_alloc.c, 6.1)."""
+
+    min_free_kbytes: int
+    min: np.ndarray          # shape (nodes, N_ZONES)
+    low: np.ndarray
+    high: np.ndarray
+    reserve: dict            # allocation class (Zone.NORMAL / Zone.MOVABLE) -> (nodes, N_ZONES)
+
+    def mark(self, which: str) -> np.ndarray:
+        return {"min": self.min, "low": self.low, "high": self.high}[which]
+
+
 class GuestMemory:
     """All guest RAM of one VM: boot memory plus every virtio-mem region."""
 
-    def __init__(self, memory_block_size: int, segments: list[tuple[str, int, int, int, int]]):
-        """``segments``: (name, addr, size, node, device) in address order."""
+    def __init__(self, memory_block_size: int, segments: list[tuple[str, int, int, int, int]],
+                 page_size: int = PAGE_SIZE, thp: bool = True):
+        """``segments``: (name, addr, size, node, device) in address order, whole memory blocks.
+
+        ``page_size`` is the guest's base page (the memmap costs 64 B per base page); ``thp``
+        says whether khugepaged raises min_free_kbytes (transparent huge pages enabled).
+        """
         if memory_block_size % CHUNK_SIZE:
             raise ValueError("memory_block_size must be a multiple of 2M")
         self.mb_size = memory_block_size
         self.chunks_per_mb = memory_block_size // CHUNK_SIZE
+        self.page_size = page_size
+        self.thp = thp
         segs: list[Segment] = []
         chunk_off = mb_off = 0
         for name, addr, size, node, device in segments:
+            if size % memory_block_size or addr % memory_block_size:
+                raise ValueError(f"segment {name}: {addr:#x}+{size:#x} is not made of whole memory blocks")
             segs.append(Segment(name, addr, size, node, chunk_off, mb_off, device))
             chunk_off += size // CHUNK_SIZE
             mb_off += size // memory_block_size
         self.segments = segs
         self.n_chunks = chunk_off
         self.n_mb = mb_off
+        self.n_nodes = max((s.node for s in segs), default=0) + 1
         # per memory block
         self.mb_phys = np.zeros(self.n_mb, dtype=np.int64)
         self.mb_node = np.zeros(self.n_mb, dtype=np.int16)
@@ -114,12 +166,21 @@ class GuestMemory:
         self.pins = np.zeros(self.n_chunks, dtype=np.uint8)
         self.used_total = [0] * len(Page)
         self.managed_pages = 0
+        # per (node, zone): buddy-managed pages and pages in use (everything but RESERVED)
+        self.zone_managed = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
+        self.zone_used = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
+        # free pages parked on the per-cpu lists: freed pages go there first (up to the zone's
+        # pcp high mark, its low watermark with one CPU); MemFree and watermark checks do not see them
+        self.pcp = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
+        self._zone_version = 0
+        self._wm: tuple[int, Watermarks | None] = (-1, None)
         self.memmap_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._hint: dict[tuple[int, int], int] = {}
         self.phys_to_mb = {int(p): i for i, p in enumerate(self.mb_phys)}
         self.span: dict[tuple[int, int], list[int]] = {}
         self.zone_present: dict[tuple[int, int], int] = {}
         self.dev_present: dict[tuple[int, bool], int] = {}
+        self.boot_present: dict[int, int] = {}   # present (non-hole) boot pages per node
         self.version = 0          # bumped by every change to pages or online chunks
         self._free_chunks: tuple[int, int] = (-1, 0)
 
@@ -135,6 +196,11 @@ class GuestMemory:
 
     def mb_of_chunk(self, chunk: int) -> int:
         return chunk // self.chunks_per_mb
+
+    @property
+    def memmap_per_block(self) -> int:
+        """Bytes of struct pages for one memory block: 64 B per base page."""
+        return self.mb_size // self.page_size * MEMMAP_BYTES_PER_PAGE
 
     # ----- derived numbers --------------------------------------------------------------
     # A chunk holds at most 512 pages in all, so sums fit uint16 (summing in int64 is 3x slower).
@@ -158,20 +224,166 @@ class GuestMemory:
 
     @property
     def mem_free(self) -> int:
+        """/proc/meminfo MemFree: free pages in the buddy lists (not those on per-cpu lists)."""
         used = sum(self.used_total) - self.used_total[Page.RESERVED]
-        return (self.managed_pages - used) * PAGE_SIZE
+        return (self.managed_pages - used - int(self.pcp_pages().sum())) * PAGE_SIZE
 
     @property
     def memmap_bytes(self) -> int:
         return self.used_total[Page.MEMMAP] * PAGE_SIZE
 
+    def zone_free(self) -> np.ndarray:
+        """Free pages per (node, zone), as /proc/zoneinfo's "pages free" (per-cpu lists excluded)."""
+        return self.zone_managed - self.zone_used - self.pcp_pages()
+
+    def pcp_pages(self) -> np.ndarray:
+        """Pages on the per-cpu lists per (node, zone): at most the zone's high mark (its low watermark)."""
+        if not self.pcp.any():
+            return self.pcp
+        free = np.maximum(self.zone_managed - self.zone_used, 0)
+        return np.minimum(np.minimum(self.pcp, self.watermarks().low), free)
+
+    def freed_to_pcp(self, idx: np.ndarray, cnt: np.ndarray) -> None:
+        """Freed order-0/THP pages land on the per-cpu lists of their zone first (free_unref_page)."""
+        on = self.chunk_online[idx]
+        if on.any():
+            self._zone_add(self.pcp, idx[on], np.asarray(cnt)[on])
+
+    def drain_pcp(self, node: int, zone: int) -> None:
+        """drain_all_pages(zone): alloc_contig_range() and offline_pages() empty the zone's lists."""
+        self.pcp[node, zone] = 0
+
+    # ----- watermarks -------------------------------------------------------------------
+    def watermarks(self) -> Watermarks:
+        """min/low/high per zone and the lowmem reserves, recomputed when managed pages change.
+
+        As init_per_zone_wmark_min() after every online/offline: min_free_kbytes =
+        sqrt(16 * lowmem kB), raised by khugepaged (THP on) to 11 pageblocks per populated
+        kernel zone (at most 5 % of lowmem); each zone gets its share of it by managed pages
+        (6.1 counts ZONE_MOVABLE in that sum), low/high add max(min/4, 0.1 % of the zone).
+        """
+        if self._wm[0] == self._zone_version and self._wm[1] is not None:
+            return self._wm[1]
+        managed = [[int(v) for v in row] for row in self.zone_managed]
+        nodes = range(self.n_nodes)
+        lowmem = sum(managed[n][z] for n in nodes for z in ZONE_ORDER) or 1
+        buffer_zones = (Zone.DMA, Zone.DMA32, Zone.NORMAL)
+
+        def setup(min_kb: int) -> tuple[list, list, list]:
+            pages_min = min_kb // 4
+            mn = [[0] * N_ZONES for _ in nodes]
+            lo = [[0] * N_ZONES for _ in nodes]
+            hi = [[0] * N_ZONES for _ in nodes]
+            for n in nodes:
+                for z in ZONE_ORDER:
+                    m = managed[n][z]
+                    tmp = pages_min * m // lowmem
+                    delta = max(tmp >> 2, m * WATERMARK_SCALE_FACTOR // 10000)
+                    mn[n][z], lo[n][z], hi[n][z] = tmp, tmp + delta, tmp + 2 * delta
+            return mn, lo, hi
+
+        def free_buffer_pages(hi: list) -> int:
+            return sum(max(0, managed[n][z] - hi[n][z]) for n in nodes for z in buffer_zones)
+
+        base = min(max(isqrt(sum(managed[n][z] for n in nodes for z in buffer_zones) * 4 * 16), 128), 262144)
+        _, _, hi = setup(base)
+        base = min(max(isqrt(free_buffer_pages(hi) * 4 * 16), 128), 262144)
+        mn, lo, hi = setup(base)
+        min_kb = base
+        if self.thp:
+            populated = sum(1 for n in nodes for z in buffer_zones if managed[n][z] > 0)
+            pb = PAGES_PER_CHUNK
+            recommended = min(pb * populated * 2 + pb * populated * 9, free_buffer_pages(hi) // 20) * 4
+            if recommended > min_kb:
+                min_kb = recommended
+                mn, lo, hi = setup(min_kb)
+        reserve = {}
+        for cls in (Zone.NORMAL, Zone.MOVABLE):
+            r = [[0] * N_ZONES for _ in nodes]
+            top = ZONE_ORDER.index(cls)
+            for n in nodes:
+                for i, z in enumerate(ZONE_ORDER[:top]):
+                    if not managed[n][z]:
+                        continue
+                    above = sum(managed[n][u] for u in ZONE_ORDER[i + 1:top + 1])
+                    r[n][z] = above // LOWMEM_RESERVE_RATIO[z]
+            reserve[cls] = np.array(r, dtype=np.int64)
+        wm = Watermarks(min_kb, np.array(mn, dtype=np.int64), np.array(lo, dtype=np.int64),
+                        np.array(hi, dtype=np.int64), reserve)
+        self._wm = (self._zone_version, wm)
+        return wm
+
+    def available(self, cls: Zone, mark: str | None) -> np.ndarray:
+        """Pages per (node, zone) an allocation of class ``cls`` may still take above ``mark``
+        (free > mark + lowmem_reserve); ``mark=None`` ignores watermarks (boot-time setup)."""
+        free = self.zone_free()
+        if mark is None:
+            return np.maximum(free, 0)
+        wm = self.watermarks()
+        return np.maximum(free - wm.mark(mark) - wm.reserve[cls], 0)
+
+    def _surely_available(self, node: int, need: int) -> bool:
+        """True when the first kernel zone the memmap would come from is so far above any possible
+        min watermark and lowmem reserve that ``need`` pages surely fit (no need to compute them)."""
+        managed = self.zone_managed[node]
+        for zone, above in ((Zone.NORMAL, 0), (Zone.DMA32, int(managed[Zone.NORMAL]) // 256)):
+            if (node, int(zone)) in self.span:
+                free = int(managed[zone]) - int(self.zone_used[node, zone]) - int(self.pcp[node, zone])
+                return free - MAX_MIN_PAGES - above >= need
+        return False
+
+    def headroom(self, cls: Zone) -> bool:
+        """Can a small allocation of class ``cls`` (GFP_KERNEL: NORMAL, a user page: MOVABLE) still
+        succeed in some zone above its min watermark?"""
+        avail = self.available(cls, "min")
+        return bool(avail[:, [int(z) for z in CLASS_ZONELIST[cls]]].sum() > 0)
+
+    # ----- per-zone bookkeeping ---------------------------------------------------------
+    def _zone_add(self, table: np.ndarray, idx: np.ndarray | int, cnt: np.ndarray | int) -> None:
+        if np.ndim(idx) == 0:
+            table[int(self.chunk_node[idx]), int(self.chunk_zone[idx])] += int(cnt)
+            return
+        key = self.chunk_node[idx] * np.int16(N_ZONES) + self.chunk_zone[idx]
+        sums = np.bincount(key, weights=cnt, minlength=table.size)
+        table += np.rint(sums).astype(np.int64).reshape(table.shape)
+
+    def _managed_change(self, sl: slice, chunks: np.ndarray, sign: int) -> None:
+        """Chunks going online (+1) or offline (-1) in ``sl`` (mask ``chunks``) change zone_managed."""
+        n = int(np.count_nonzero(chunks))
+        if not n:
+            return
+        z = int(self.chunk_zone[sl.start])
+        node = int(self.chunk_node[sl.start])
+        self.zone_managed[node, z] += sign * n * PAGES_PER_CHUNK
+        self._zone_version += 1
+
+    def set_chunk_zone(self, sl: slice, zone: Zone) -> None:
+        """Move online (boot) chunks to another zone, e.g. the first 16 MiB to ZONE_DMA."""
+        for c in range(sl.start, sl.stop):
+            node, old = int(self.chunk_node[c]), int(self.chunk_zone[c])
+            if self.chunk_online[c]:
+                mine = PAGES_PER_CHUNK - int(self.pages[Page.RESERVED, c])
+                used = int(self.used(c)) - int(self.pages[Page.RESERVED, c])
+                self.zone_managed[node, old] -= mine
+                self.zone_managed[node, int(zone)] += mine
+                self.zone_used[node, old] -= used
+                self.zone_used[node, int(zone)] += used
+            self.chunk_zone[c] = zone
+        self._zone_version += 1
+
     # ----- memory block life cycle ------------------------------------------------------
     def add_block(self, mb: int) -> bool:
-        """add_memory(): allocate the block's memmap from kernel memory; False = -ENOMEM."""
-        need = self.mb_size // PAGE_SIZE * MEMMAP_BYTES_PER_PAGE // PAGE_SIZE
+        """add_memory(): allocate the block's memmap from kernel memory; False = -ENOMEM.
+
+        The vmemmap is a GFP_KERNEL|__GFP_RETRY_MAYFAIL allocation: min watermark, no OOM killer.
+        """
+        need = self.memmap_per_block // PAGE_SIZE
         node = int(self.mb_node[mb])
-        where = self._whole_free_chunks(need, node) or \
-            self._find_packed(need, KERNEL_ZONES, node, whole_chunks_first=True)
+        where = self._whole_free_chunks(need, node, None) if self._surely_available(node, need) else None
+        if where is None:
+            limits = self.available(Zone.NORMAL, "min")
+            where = self._whole_free_chunks(need, node, limits) or \
+                self._find_packed(need, KERNEL_ZONES, node, limits, whole_chunks_first=True)
         if where is None:
             return False
         idx, cnt = where
@@ -184,6 +396,7 @@ class GuestMemory:
         """remove_memory(): memoryN disappears and its memmap goes back to the buddy."""
         idx, cnt = self.memmap_of.pop(mb)
         self.add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
+        self.freed_to_pcp(idx, cnt)
         self.mb_present[mb] = False
         self.mb_zone[mb] = Zone.NONE
 
@@ -194,8 +407,13 @@ class GuestMemory:
         self.mb_zone[mb] = zone
         self._account_present(mb, +1)
         self.chunk_zone[sl] = zone
-        self.chunk_online[sl] = self.plugged[sl]
-        self.managed_pages += int(np.count_nonzero(self.plugged[sl])) * PAGES_PER_CHUNK
+        plugged = self.plugged[sl]
+        self.chunk_online[sl] = plugged
+        n = int(np.count_nonzero(plugged))
+        self.managed_pages += n * PAGES_PER_CHUNK
+        if n:
+            self.zone_managed[int(self.chunk_node[sl.start]), int(zone)] += n * PAGES_PER_CHUNK
+            self._zone_version += 1
         self._touch(sl.start)
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
@@ -215,10 +433,13 @@ class GuestMemory:
         if not res.ok:
             return res
         sl = self.mb_chunks(mb)
+        self.drain_pcp(int(self.mb_node[mb]), int(self.mb_zone[mb]))
         mig = self.migrate_out(sl)
         if not mig.ok:
             return mig
-        self.managed_pages -= int(self.chunk_online[sl].sum()) * PAGES_PER_CHUNK
+        online = self.chunk_online[sl].copy()
+        self.managed_pages -= int(online.sum()) * PAGES_PER_CHUNK
+        self._managed_change(sl, online, -1)
         self.chunk_online[sl] = False
         self._account_present(mb, -1)
         self.mb_online[mb] = False
@@ -277,13 +498,15 @@ class GuestMemory:
                                          "count) and could not be migrated", tries=max_tries)
             pins[:] = 0
             tries = worst + 1
+        self.drain_pcp(int(self.chunk_node[sl.start]), int(self.chunk_zone[sl.start]))
         mig = self.migrate_out(sl)
         if not mig.ok:
             mig.tries = tries
             return mig
-        n = int(self.chunk_online[sl].sum())
+        online = self.chunk_online[sl].copy()
         self.chunk_online[sl] = False
-        self.managed_pages -= n * PAGES_PER_CHUNK
+        self.managed_pages -= int(online.sum()) * PAGES_PER_CHUNK
+        self._managed_change(sl, online, -1)
         return FakeOfflineResult(True, migrated=mig.migrated, tries=tries)
 
     def fake_online(self, sl: slice) -> None:
@@ -296,51 +519,82 @@ class GuestMemory:
         self.chunk_online[sl] |= self.plugged[sl]
         self.chunk_zone[sl] = self.mb_zone[mb]
         self.managed_pages += int(newly.sum()) * PAGES_PER_CHUNK
+        self._managed_change(sl, newly, +1)
         self._touch(sl.start)
 
     # ----- migration --------------------------------------------------------------------
     def migrate_out(self, sl: slice) -> FakeOfflineResult:
-        """Move every movable page out of ``sl``; -ENOMEM if the rest of memory cannot hold them."""
+        """Move every movable page out of ``sl``; -ENOMEM when the targets run out.
+
+        Targets come from the zones the source page's zone allows (a ZONE_MOVABLE page may go
+        anywhere, a kernel-zone page never into ZONE_MOVABLE) and only down to each zone's
+        min watermark; the pages of the isolated range itself do not count as free. Pages
+        migrated before the targets ran out stay where they went (as in the kernel).
+        """
         self.version += 1
         mov = self.pages[Page.ANON:, sl]
         total = int(mov.sum(dtype=np.int64))
         if total == 0:
             return FakeOfflineResult(True)
+        node = int(self.chunk_node[sl.start])
+        src_zone = int(self.chunk_zone[sl.start])
+        cls = Zone.MOVABLE if src_zone == Zone.MOVABLE else Zone.NORMAL
+        limits = self.available(cls, "min")
+        iso_free = int(self.free_pages(sl).sum())
+        limits[node, src_zone] = max(0, int(limits[node, src_zone]) - iso_free)
         exclude = self.chunk_online[sl].copy()
         self.chunk_online[sl] = False  # isolate the range so nothing lands back in it
         try:
-            node = int(self.chunk_node[sl.start])
-            where = self._find_packed(total, (Zone.MOVABLE, Zone.NORMAL, Zone.DMA32), node)
+            where = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, partial=True)
         finally:
             self.chunk_online[sl] = exclude
-        if where is None:
-            return FakeOfflineResult(False, "ENOMEM", f"{total} movable pages need a new home but "
-                                     "the rest of guest memory has too little free space")
-        idx, cnt = where
+        idx, cnt = where if where is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        moved_total = 0
         for kind in MOVABLE:
-            moved = int(self.pages[kind, sl].sum(dtype=np.int64))
-            if not moved:
+            src = self.pages[kind, sl].astype(np.int64)
+            n = min(int(src.sum()), int(cnt.sum()))
+            if n <= 0:
                 continue
-            before = np.concatenate(([0], np.cumsum(cnt)[:-1]))
-            take = np.clip(moved - before, 0, cnt)
-            self.pages[kind, idx] += take.astype(np.uint16)
-            cnt = cnt - take
-            self.pages[kind, sl] = 0
+            take = np.clip(n - np.concatenate(([0], np.cumsum(src)[:-1])), 0, src)   # lowest addresses first
+            nz = np.flatnonzero(take)
+            self.add_pages(kind, nz + sl.start, -take[nz])
+            put = np.clip(n - np.concatenate(([0], np.cumsum(cnt)[:-1])), 0, cnt)
+            nzt = np.flatnonzero(put)
+            self.add_pages(kind, idx[nzt], put[nzt])
+            cnt = cnt - put
+            moved_total += n
+        if moved_total < total:
+            return FakeOfflineResult(False, "ENOMEM", f"{total} movable pages need a new home but only "
+                                     f"{moved_total} fit above the zones' min watermarks (the rest of guest "
+                                     "memory is too full)", migrated=moved_total)
         return FakeOfflineResult(True, migrated=total)
 
     # ----- allocation -------------------------------------------------------------------
     def add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
         """Add (or with negative counts remove) pages of ``kind`` at chunks ``idx`` (unique)."""
         self.version += 1
+        table = self.zone_managed if kind == Page.RESERVED else self.zone_used
+        sign = -1 if kind == Page.RESERVED else 1
         if len(idx) == 1:
             c, n = int(idx[0]), int(cnt[0])
             self.pages[kind, c] = int(self.pages[kind, c]) + n
             self.used_total[kind] += n
+            if self.chunk_online[c]:
+                table[int(self.chunk_node[c]), int(self.chunk_zone[c])] += sign * n
+            if kind == Page.RESERVED:
+                self._zone_version += 1
             if n < 0:
                 self._touch(c)
             return
         self.pages[kind, idx] = (self.pages[kind, idx].astype(np.int64) + cnt).astype(np.uint16)
         self.used_total[kind] += int(np.sum(cnt))
+        on = self.chunk_online[idx]
+        if on.all():
+            self._zone_add(table, idx, cnt if sign > 0 else -np.asarray(cnt))
+        elif on.any():
+            self._zone_add(table, idx[on], sign * np.asarray(cnt)[on])
+        if kind == Page.RESERVED:
+            self._zone_version += 1
         if len(idx):
             self._touch(int(idx.min()))
 
@@ -350,16 +604,18 @@ class GuestMemory:
             if chunk < hint:
                 self._hint[key] = chunk
 
-    def _whole_free_chunks(self, need: int, node: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def _whole_free_chunks(self, need: int, node: int,
+                           limits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """Fast path for the memmap: whole free 2 MiB chunks (the vmemmap is mapped with PMDs,
-        so the kernel asks for order-9 pages first), lowest address first, Normal before DMA32.
-        Only the zone's span is searched, in windows, from a hint that frees move back."""
+        so the kernel asks for order-9 pages first), lowest address first, Normal before DMA32,
+        within the zone's watermark. Only the zone's span is searched, in windows, from a hint
+        that frees move back."""
         if need % PAGES_PER_CHUNK:
             return None
         want = need // PAGES_PER_CHUNK
-        for zone in map(int, KERNEL_ZONES):
+        for zone in map(int, (Zone.NORMAL, Zone.DMA32)):
             span = self.span.get((node, zone))
-            if not span:
+            if not span or (limits is not None and limits[node, zone] < need):
                 continue
             key = (node, -zone)
             start = max(self._hint.get(key, 0), span[0] * self.chunks_per_mb)
@@ -390,59 +646,75 @@ class GuestMemory:
     def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
         return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
 
-    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int,
-                     whole_chunks_first: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
-        """Lowest-addressed free pages, zone by zone in fallback order, own node first."""
+    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None = None,
+                     whole_chunks_first: bool = False, partial: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lowest-addressed free pages, zone by zone in fallback order, own node first, at most
+        ``limits[node, zone]`` pages per zone. None if ``need`` cannot be met (unless ``partial``)."""
         if need <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         nodes = [node] + sorted({int(s.node) for s in self.segments} - {node})
         idx_parts, cnt_parts, left = [], [], need
+        hints: dict[tuple[int, int], int] = {}
         for nd in nodes:
             for zone in map(int, zones):
                 key = (nd, zone)
+                zleft = left if limits is None else min(left, int(limits[nd, zone]))
                 start = self._hint.get(key, 0)
                 window = 4096
-                while left > 0 and start < self.n_chunks:
+                got_here = 0
+                while zleft > 0 and start < self.n_chunks:
                     sl = slice(start, min(self.n_chunks, start + window))
                     ok = (self.chunk_online[sl] & (self.chunk_zone[sl] == zone)
                           & (self.chunk_node[sl] == nd))
                     free = np.where(ok, PAGES_PER_CHUNK - self.used(sl), 0)
                     cand = np.flatnonzero(free)
-                    if whole_chunks_first and left >= PAGES_PER_CHUNK:
+                    if whole_chunks_first and zleft >= PAGES_PER_CHUNK:
                         full = cand[free[cand] == PAGES_PER_CHUNK]
                         if len(full):
                             cand = np.concatenate((full, cand[free[cand] < PAGES_PER_CHUNK]))
                     if len(cand):
                         f = free[cand]
                         cum = np.cumsum(f)
-                        k = int(np.searchsorted(cum, left)) + 1
+                        k = int(np.searchsorted(cum, zleft)) + 1
                         take = f[:k].copy()
-                        if cum[min(k, len(cum)) - 1] > left:
-                            take[-1] -= cum[k - 1] - left
+                        if cum[min(k, len(cum)) - 1] > zleft:
+                            take[-1] -= cum[k - 1] - zleft
                         idx_parts.append(cand[:k] + start)
                         cnt_parts.append(take)
-                        left -= int(take.sum())
+                        n = int(take.sum())
+                        zleft -= n
+                        got_here += n
                         if not whole_chunks_first:
-                            self._hint[key] = start + int(cand[0])
-                    if left > 0:
+                            hints[key] = start + int(cand[0])
+                    if zleft > 0:
                         start = sl.stop
+                left -= got_here
                 if left <= 0:
                     break
             if left <= 0:
                 break
-        if left > 0:
+        if left > 0 and not partial:
             return None
+        self._hint.update(hints)
+        if not idx_parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(idx_parts), np.concatenate(cnt_parts).astype(np.int64)
 
     def alloc(self, pages: int, kind: Page, rng: np.random.Generator, node: int | None = None,
-              placement: str = "random", at: slice | None = None) -> int:
+              placement: str = "random", at: slice | None = None, mark: str | None = None,
+              claim: str | None = None) -> int:
         """Allocate up to ``pages`` pages of ``kind``; returns how many were allocated.
 
-        Movable kinds may use ZONE_MOVABLE; unmovable kinds only kernel zones (as GFP flags rule).
-        ``random`` scatters pages over free space (seeded), ``packed`` fills lowest addresses
-        first, ``at`` restricts the allocation to a chunk range.
+        Movable kinds may use ZONE_MOVABLE; unmovable kinds only kernel zones (as GFP flags rule),
+        each zone only down to ``mark`` (``"low"``/``"min"``; None ignores watermarks).
+        Movable pages: ``random`` scatters them over free space (seeded), ``packed`` fills lowest
+        addresses first. Unmovable pages follow mobility grouping: they fill pageblocks that
+        already hold unmovable pages, then claim whole free pageblocks (lowest first, or at random
+        with ``claim="random"``), and only then mix into other pageblocks. ``at`` restricts the
+        allocation to a chunk range.
         """
-        zones = (Zone.MOVABLE, Zone.NORMAL, Zone.DMA32) if kind in MOVABLE else KERNEL_ZONES
+        cls = alloc_class(kind)
+        zones = CLASS_ZONELIST[cls]
         mask = self._eligible(zones)
         if node is not None:
             mask &= self.chunk_node == node
@@ -451,22 +723,43 @@ class GuestMemory:
             keep[at] = True
             mask &= keep
         free = np.where(mask, PAGES_PER_CHUNK - self.used(), 0)
+        limits = self.available(cls, mark)
         got = 0
         for zone in map(int, zones):  # zonelist fallback order
             left = pages - got
             if left <= 0:
                 break
+            nodes = range(self.n_nodes) if node is None else [node]
+            left = min(left, int(sum(int(limits[n, zone]) for n in nodes)))
             zfree = np.where(self.chunk_zone == zone, free, 0)
             cand = np.flatnonzero(zfree)
-            if not len(cand):
+            if not len(cand) or left <= 0:
                 continue
-            f = zfree[cand].astype(np.int64)
-            take = self.spread(min(left, int(f.sum())), f, rng, placement)
+            if kind in MOVABLE:
+                f = zfree[cand].astype(np.int64)
+                take = self.spread(min(left, int(f.sum())), f, rng, placement)
+            else:
+                cand = self._grouped_order(cand, zfree, rng, claim or ("lowest" if placement == "packed" else "random"))
+                f = zfree[cand].astype(np.int64)
+                take = self.spread(min(left, int(f.sum())), f, rng, "packed")
             nz = take > 0
             self.add_pages(kind, cand[nz], take[nz])
             free[cand] -= take
             got += int(take.sum())
         return got
+
+    def _grouped_order(self, cand: np.ndarray, zfree: np.ndarray, rng: np.random.Generator,
+                       claim: str) -> np.ndarray:
+        """Mobility grouping: unmovable pageblocks with room, then whole free pageblocks, then the rest."""
+        unmov = self.pages[:Page.ANON, cand].any(axis=0)
+        whole = zfree[cand] == PAGES_PER_CHUNK
+        own = cand[unmov]
+        fresh = cand[~unmov & whole]
+        mixed = cand[~unmov & ~whole]
+        if claim == "random":
+            fresh = fresh[rng.permutation(len(fresh))]
+            mixed = mixed[rng.permutation(len(mixed))]
+        return np.concatenate((own, fresh, mixed))
 
     @staticmethod
     def spread(n: int, cap: np.ndarray, rng: np.random.Generator, placement: str) -> np.ndarray:
@@ -504,8 +797,10 @@ class GuestMemory:
             drop = np.zeros(len(held), dtype=np.int64)
             idx = np.flatnonzero(held)
             drop[idx] = rng.multivariate_hypergeometric(held[idx], n)
-        arr[sl] = (held - drop).astype(np.uint16)
-        self.used_total[kind] -= n
+        nz = np.flatnonzero(drop)
+        self.add_pages(kind, nz + (sl.start or 0), -drop[nz])
+        if kind in MOVABLE:    # order-0 user pages; freed slab pages (orders 1-3) drain the lists instead
+            self.freed_to_pcp(nz + (sl.start or 0), drop[nz])
         self._touch(0)
         return n
 

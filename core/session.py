@@ -1,14 +1,17 @@
 """What a view drives: a Sandbox, the loaded scenario, and how far its steps have played.
 
 The terminal UI and the web page both hold a Session and nothing else of the model; lesson
-narration, the next step and undo across lesson steps are handled here, once.
+narration, the next step, undo across lesson steps and long settles in slices are handled
+here, once. Which lesson step the timeline is at is read from the timeline itself (each
+change remembers the lesson step it was), so rewinding and branching can never leave a stale
+lesson position behind.
 """
 from __future__ import annotations
 
-from .actions import Action
+from .actions import Action, make
 from .events import Event
-from .runner import StepResult, apply_step
-from .sandbox import Sandbox
+from .runner import StepResult, begin_step
+from .sandbox import Change, Sandbox, Work
 from .scenario import Scenario, Step, default
 
 
@@ -22,50 +25,85 @@ class Session:
         """Start over on ``scenario`` (a fresh machine from its config)."""
         self.scenario = scenario
         self.sandbox = Sandbox(scenario.config)
-        self.marks: list[int] = []          # sandbox position before lesson step k was applied
-        self.results: list[StepResult] = []
+        self.step_error = ""
 
     # ----- lesson steps ---------------------------------------------------------------------
     @property
     def cursor(self) -> int:
-        """How many lesson steps have been applied (given undo/redo)."""
-        pos = self.sandbox.position
-        return sum(1 for m in self.marks if m < pos)
+        """How many lesson steps the timeline has played (the last lesson step applied)."""
+        for e in reversed(self.sandbox.entries):
+            if e.change.lesson_step:
+                return e.change.lesson_step
+        return 0
+
+    @property
+    def marks(self) -> list[int]:
+        """Timeline position before each applied lesson step (for exports)."""
+        return [i for i, e in enumerate(self.sandbox.entries) if e.change.lesson_step]
+
+    @property
+    def playing_step(self) -> Step | None:
+        """The lesson step whose settle is running in slices right now, if any."""
+        w = self.sandbox.work
+        if w is None or not w.change.lesson_step:
+            return None
+        return self.scenario.steps[w.change.lesson_step - 1]
 
     def next_lesson_step(self) -> Step | None:
         c = self.cursor
         return self.scenario.steps[c] if c < len(self.scenario.steps) else None
 
-    def play_lesson_step(self) -> StepResult | None:
-        """Apply the next lesson step (and settle if it says so)."""
+    def start_lesson_step(self) -> Work | None:
+        """Begin the next lesson step; its settle runs as the returned Work (None at the end).
+        A refused step still takes its position (a note), and ``step_error`` says why."""
+        self.sandbox.stop_work()
         step = self.next_lesson_step()
         if step is None:
             return None
-        c = self.cursor
-        del self.marks[c:]
-        del self.results[c:]
-        self.marks.append(self.sandbox.position)
-        result = apply_step(self.sandbox, step)
-        self.results.append(result)
-        if result.error and self.sandbox.position == self.marks[-1]:
-            self.sandbox.apply(self._note_action(step), keep_redo=False)
-        return result
+        work, self.step_error = begin_step(self.sandbox, step)
+        return work
 
-    @staticmethod
-    def _note_action(step: Step) -> Action:
-        from .actions import make
-        return make("note", text=f"step {step.index} was refused: nothing changed")
+    def play_lesson_step(self) -> StepResult | None:
+        """Apply the next lesson step at once (its settle included)."""
+        step = self.next_lesson_step()
+        work = self.start_lesson_step()
+        if work is None or step is None:
+            return None
+        events = work.finish()
+        if self.step_error:
+            return StepResult(step, [self.sandbox.error_event(self.step_error)], self.step_error)
+        return StepResult(step, events)
 
     def current_note(self) -> str:
+        step = self.playing_step
+        if step is not None:
+            return step.note
         c = self.cursor
         return self.scenario.steps[c - 1].note if c else self.scenario.intro.strip()
 
     # ----- user actions and time travel -----------------------------------------------------
-    def apply(self, action: Action) -> list[Event]:
-        return self.sandbox.apply(action)
+    def start(self, action: Action, settle: bool = False) -> Work:
+        """Begin a user action; with ``settle`` the driver then runs in slices (see Work)."""
+        self.step_error = ""
+        return self.sandbox.begin(Change(action, settle))
+
+    def apply(self, action: Action, settle: bool = False) -> list[Event]:
+        """Apply a user action (and its settle) as one timeline position."""
+        return self.start(action, settle).finish()
 
     def do(self, name: str, **args) -> list[Event]:
-        return self.sandbox.do(name, **args)
+        """Convenience: build and apply an action by name (no settle)."""
+        return self.apply(make(name, **args))
+
+    @property
+    def work(self) -> Work | None:
+        return self.sandbox.work
+
+    def cancel_work(self) -> bool:
+        """Stop a running settle at the next request; the timeline keeps what it did."""
+        had = self.sandbox.work is not None
+        self.sandbox.stop_work()
+        return had
 
     def undo(self) -> bool:
         return self.sandbox.undo()

@@ -1,7 +1,8 @@
 """Export a run: a replayable trace (JSON) and one metrics row per lesson step (CSV).
 
-A trace holds the machine config and every action the sandbox applied (the settles a
-scenario adds included), plus per-action metrics and a digest of all events. Because the
+A trace holds the machine config and every change on the sandbox's timeline (each action with
+whether the driver then settled, and which lesson step it was), plus per-change metrics and a
+digest of all events. Because the
 machine owns its seeded RNG, replaying the actions on a fresh machine must give the same
 metrics and the same events; ``replay`` checks exactly that.
 """
@@ -21,13 +22,14 @@ from .config import ConfigError, MachineConfig
 from .config_io import SIZE_FIELDS, FieldError, read_config
 from .events import Event
 from .machine import Metrics
-from .sandbox import Sandbox
+from .sandbox import Change, Sandbox
 from .scenario import decode
 from .session import Session
 from .units import format_size, shown
 
 FORMAT = "vmemlab-trace"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)   # version 1: settles were separate actions; it replays unchanged
 BLOCK_COLUMNS = ("PLUGGED", "OFFLINE", "OFFLINE_PARTIAL", "KERNEL", "KERNEL_PARTIAL", "MOVABLE",
                  "MOVABLE_PARTIAL", "ADDED", "FAKE_OFFLINE")
 METRIC_COLUMNS = ("step", "action", "time", "requested", "plugged", "usable", "mem_total", "mem_free",
@@ -76,16 +78,17 @@ def metrics_dict(m: Metrics) -> dict:
 
 
 # ----- export -------------------------------------------------------------------------------
-def trace(sandbox: Sandbox, title: str = "", source: str = "", step_positions: list[int] | None = None) -> dict:
+def trace(sandbox: Sandbox, title: str = "", source: str = "") -> dict:
     """Everything needed to replay the sandbox's history and to prove the replay identical."""
+    sandbox.stop_work()
     return {
         "format": FORMAT,
         "version": VERSION,
         "title": title,
         "source": source,
         "config": config_to_dict(sandbox.config),
-        "actions": [a.to_dict() for a in sandbox.actions()],
-        "step_positions": step_positions or [],
+        "actions": [c.to_dict() for c in sandbox.changes()],
+        "step_positions": [i for i, c in enumerate(sandbox.changes()) if c.lesson_step],
         "metrics": [metrics_dict(m) for m in sandbox.metrics_history()],
         "events": len(sandbox.events),
         "events_sha256": events_digest(sandbox.events),
@@ -95,7 +98,7 @@ def trace(sandbox: Sandbox, title: str = "", source: str = "", step_positions: l
 def session_trace(session: Session) -> dict:
     """The trace of what a view's session did: lesson steps and the user's own actions alike."""
     sc = session.scenario
-    return trace(session.sandbox, sc.title, sc.source, session.marks)
+    return trace(session.sandbox, sc.title, sc.source)
 
 
 def session_metrics_csv(session: Session) -> str:
@@ -121,6 +124,23 @@ def metrics_rows(rows: list[tuple[int, str, Metrics]]) -> str:
 
 
 # ----- replay -------------------------------------------------------------------------------
+def change_from_dict(raw: Any) -> Change:
+    """One timeline position from its trace form; ActionError names the bad field."""
+    if not isinstance(raw, dict):
+        raise ActionError(f"expected an object like {{\"action\": \"request\", \"size\": \"1G\"}}, got {shown(raw)}")
+    d = dict(raw)
+    settle = d.pop("settle", False)
+    steps = d.pop("settle_steps", None)
+    lesson = d.pop("lesson_step", 0)
+    if not isinstance(settle, bool):
+        raise ActionError(f"settle: expected true or false, got {shown(settle)}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
+        raise ActionError(f"settle_steps: expected a whole number >= 0, got {shown(steps)}")
+    if isinstance(lesson, bool) or not isinstance(lesson, int) or lesson < 0:
+        raise ActionError(f"lesson_step: expected a whole number >= 0, got {shown(lesson)}")
+    return Change(act.from_dict(d), settle, steps, lesson)
+
+
 @dataclass
 class ReplayResult:
     """Outcome of a replay: identical, or the first action where it differs and how."""
@@ -158,8 +178,10 @@ def load_trace(path: str | Path) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TraceError(f"{path}: not a vmemlab trace (expected \"format\": \"{FORMAT}\"; "
                          "write one with vmemlab run FILE --trace out.json)")
-    if data.get("version") != VERSION or isinstance(data.get("version"), bool):
-        raise TraceError(f"{path}: trace version {shown(data.get('version'))} is not supported; allowed: {VERSION}")
+    version = data.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise TraceError(f"{path}: trace version {shown(version)} is not supported; "
+                         f"allowed: {', '.join(map(str, READABLE_VERSIONS))}")
     for key, typ, required in _FIELDS:
         value = data.get(key)
         if (value is not None or required) and (not isinstance(value, typ) or isinstance(value, bool)):
@@ -179,13 +201,14 @@ def replay(data: dict) -> ReplayResult:
         diff = "the machine differs right after boot (config or model version changed)"
     for i, raw in enumerate(data["actions"], start=1):
         try:
-            action = act.from_dict(raw)
+            change = change_from_dict(raw)
         except ActionError as e:
             raise TraceError(f"actions[{i - 1}]: {e}") from None
         try:
-            sb.apply(action)
+            sb.apply_change(change)
         except ActionError as e:
-            raise TraceError(f"actions[{i - 1}] ({action.label()}) was refused on replay: {e}") from None
+            raise TraceError(f"actions[{i - 1}] ({change.action.label()}) was refused on replay: {e}") from None
+        action = change.action
         if not diff and i < len(recorded) and metrics_dict(sb.entries[-1].metrics) != recorded[i]:
             got, want = metrics_dict(sb.entries[-1].metrics), recorded[i]
             keys = [k for k in want if got.get(k) != want[k]]

@@ -14,7 +14,7 @@ import numpy as np
 from .driver_bbm import BbState
 from .driver_sbm import MbState, SbmDriver
 from .events import Event, Kind
-from .machine import Machine
+from .machine import Machine, Metrics
 from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Page, Zone
 from .units import format_size, human
 
@@ -203,6 +203,98 @@ def highlights(events: list[Event]) -> dict[int, str]:
         elif e.kind in (Kind.FAKE_OFFLINE, Kind.BLOCK_OFFLINED) and out.get(e.memory_block) != "removed":
             out[e.memory_block] = "offlining"
     return out
+
+
+class Mark(IntEnum):
+    """What the last change did to a memory block; a block shows the highest mark it got."""
+
+    NONE = 0
+    PLUGGED = 1       # subblocks (or a big block) plugged into an existing block
+    ADDED = 2         # memoryN added (and usually onlined) by this change
+    UNPLUGGED = 3     # subblocks unplugged; the block stays
+    OFFLINED = 4      # offlined (fake-offlined subblocks or the whole block)
+    REMOVED = 5       # memoryN offlined and removed: its memmap is freed
+
+
+MARK_STYLE: dict[Mark, Style] = {
+    Mark.PLUGGED: Style("just plugged", "+", "#009e73"),
+    Mark.ADDED: Style("just added", "A", "#009e73"),
+    Mark.UNPLUGGED: Style("just unplugged", "-", "#cc79a7"),
+    Mark.OFFLINED: Style("just offlined", "~", "#cc79a7"),
+    Mark.REMOVED: Style("just removed", "x", "#cc79a7"),
+}
+
+
+def block_marks(m: Machine, dev: int, events: list[Event]) -> np.ndarray:
+    """One Mark per memory block of device ``dev``: what ``events`` (the last change) did to it."""
+    drv = m.drivers[dev]
+    first = int(m.mem.mb_phys[drv.mb_off])
+    out = np.zeros(drv.n_mb, dtype=np.uint8)
+    for e in events:
+        if e.memory_block < 0 or (e.device and e.device != drv.device.id):
+            continue
+        mark = _event_mark(e)
+        k = e.memory_block - first
+        if mark and 0 <= k < drv.n_mb:
+            if e.kind == Kind.REQUEST and e.size > m.mem.mb_size:
+                span = min(drv.n_mb, k + e.size // m.mem.mb_size)
+                out[k:span] = np.maximum(out[k:span], mark)
+            else:
+                out[k] = max(out[k], mark)
+    return out
+
+
+def _event_mark(e: Event) -> Mark:
+    if e.kind == Kind.BLOCK_REMOVED:
+        return Mark.REMOVED
+    if e.kind in (Kind.FAKE_OFFLINE, Kind.BLOCK_OFFLINED):
+        return Mark.OFFLINED
+    if e.kind == Kind.BLOCK_ADDED:
+        return Mark.ADDED
+    if e.kind == Kind.REQUEST and e.response == "ACK":
+        return {"PLUG": Mark.PLUGGED, "UNPLUG": Mark.UNPLUGGED}.get(e.request, Mark.NONE)
+    return Mark.NONE
+
+
+@dataclass(frozen=True)
+class StatusItem:
+    """One number of the status bar, and whether the last change moved it."""
+
+    key: str
+    label: str
+    value: str
+    changed: bool
+
+
+def status_bar(m: Machine, dev: int, before: Metrics | None, events: list[Event]) -> list[StatusItem]:
+    """Requested, plugged and usable size, MemTotal, memmap, driver state and retry timer of
+    device ``dev`` (sizes summed over devices where the machine has several), each marked when
+    the last change (``before`` = the metrics before it, ``events`` = its events) moved it."""
+    now = m.metrics()
+    d = m.devices[dev]
+    drv = m.drivers[dev]
+    several = len(m.devices) > 1
+    timer = m.next_timer()
+    kinds = {e.kind for e in events}
+
+    def moved(field: str) -> bool:
+        return before is not None and getattr(before, field) != getattr(now, field)
+
+    def size(field: str, own: int) -> str:
+        total = getattr(now, field)
+        return format_size(own) + (f" (all devices {format_size(total)})" if several and total != own else "")
+
+    return [
+        StatusItem("requested", "requested_size", size("requested", d.requested_size), moved("requested")),
+        StatusItem("plugged", "plugged_size", size("plugged", d.plugged_size), moved("plugged")),
+        StatusItem("usable", "usable region", size("usable", d.usable_region_size), moved("usable")),
+        StatusItem("mem_total", "MemTotal", human(now.mem_total), moved("mem_total")),
+        StatusItem("memmap", "memmap", human(now.memmap), moved("memmap")),
+        StatusItem("driver", f"driver ({drv.mode})", drv.status(), bool(kinds & {Kind.DRIVER, Kind.RETRY})),
+        StatusItem("retry", "retry timer",
+                    f"in {timer - m.now:.0f} s (backoff {drv.retry_timer_ms // 1000} s)" if timer is not None
+                    else "not armed", Kind.RETRY in kinds),
+    ]
 
 
 def local_block(m: Machine, sysfs_id: int) -> tuple[int, int] | None:

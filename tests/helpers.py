@@ -24,3 +24,27 @@ def resize(m: Machine, size: str, dev: int = 0) -> list:
     m.set_requested_size(dev, parse_size(size))
     m.settle()
     return m.take_events()
+
+
+def fingerprint(m: Machine) -> str:
+    """sha256 over everything that decides what happens next: memory, devices, drivers, clock, RNG.
+    Two machines with equal fingerprints behave identically from here on."""
+    import hashlib
+    import pickle
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    mem = m.mem
+    for a in (mem.plugged, mem.chunk_online, mem.chunk_zone, mem.pages, mem.pins, mem.mb_present, mem.mb_online,
+              mem.mb_zone):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr((sorted(mem.zone_present.items()), sorted(mem.dev_present.items()), mem.managed_pages,
+                   list(mem.used_total), m.clock.t, m.boot_count, m.guest.dead)).encode())
+    for dev, drv in zip(m.devices, m.drivers):
+        h.update(dev.bitmap.tobytes())
+        h.update(repr((dev.plugged_size, dev.requested_size, dev.usable_region_size, dev.migrating)).encode())
+        state = {k: v for k, v in vars(drv).items() if k not in ("guest", "mem", "device", "seg")}
+        h.update(pickle.dumps(state))
+    h.update(pickle.dumps(m.rng.bit_generator.state))
+    return h.hexdigest()

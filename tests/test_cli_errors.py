@@ -1,12 +1,15 @@
 """Bad input on the command line: one line naming the file, field and allowed values, exit 2,
 nothing written, nothing run; text from files never reaches the terminal raw."""
+import io
 import json
 import subprocess
 import sys
+from importlib import resources
 
 import pytest
 
 from vmemlab.cli import main
+from vmemlab.core.scenario import lesson_files
 
 MACHINE = '[machine]\nboot_memory = "1G"\n[[device]]\nregion_size = "4G"\n'
 BAD_FILES = {
@@ -96,6 +99,14 @@ def test_a_quiz_survives_huge_and_undecodable_predictions(tmp_path):
     assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr
     text = out.stdout.decode()
     assert "WRONG: you said 9999" in text and "RIGHT: you said memory" in text and "== score: 1 of 2" in text
+
+
+@pytest.mark.parametrize("lesson", ["default.toml"] + lesson_files())
+def test_every_shipped_quiz_survives_a_huge_prediction(capsys, monkeypatch, lesson):
+    path = str(resources.files("vmemlab.examples").joinpath(lesson))
+    monkeypatch.setattr("sys.stdin", io.StringIO(("9" * 5000 + " memory" + "9" * 5000 + "\n") * 40))
+    code, out, err = run_main(["run", "--quiz", path], capsys)
+    assert code == 0 and "== score: 0 of" in out and err == ""
 
 
 def test_text_from_files_is_printed_with_control_characters_escaped(tmp_path, capsys):

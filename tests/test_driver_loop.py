@@ -12,7 +12,7 @@ from helpers import requests, resize
 
 def _pin_everything(m: Machine) -> None:
     m.mem.free(Page.KERNEL, None, m.rng)
-    act.apply(m, act.make("fragment", percent=5))
+    act.apply(m, act.make("fragment", percent=5, spread="worst"))
 
 
 def test_retry_backoff_50_100_200_300_300(normal_machine):
@@ -162,3 +162,44 @@ def test_two_devices_one_per_node():
     assert [d.plugged_size for d in m.devices] == [512 * MiB, 256 * MiB]
     nodes = {int(m.mem.mb_node[mb]) for mb in range(m.mem.n_mb) if m.mem.mb_present[mb] and m.mem.mb_device[mb] == 1}
     assert nodes == {1}
+
+
+def test_a_gap_smaller_than_one_subblock_ends_the_run_idle_not_blocked():
+    """if (!nb) return 0; in the plug and unplug paths: recorded blk1m-movable stays at 100M for 101M."""
+    m = Machine(trace_like(auto_online_blocks="online_movable", devices=(DeviceConfig(block_size=1 * MiB),)))
+    resize(m, "101M")
+    drv = m.drivers[0]
+    assert m.devices[0].plugged_size == 100 * MiB and drv.status() == "idle" and not drv.blocked
+    ev = resize(m, "99M")
+    assert m.devices[0].plugged_size == 100 * MiB and drv.status() == "idle"
+    assert any("smaller than one subblock" in e.text and "if (!nb) return 0;" in e.text for e in ev)
+
+
+def test_kexec_keeps_plugged_memory_because_there_is_no_system_reset(movable_machine):
+    m = movable_machine
+    resize(m, "512M")
+    act.apply(m, act.make("kexec"))
+    text = " ".join(e.text for e in m.take_events())
+    assert "without a system reset" in text and "resets the virtio device" in text
+    assert "without a device reset" not in text
+
+
+def test_a_region_whose_edges_are_not_block_aligned_wastes_them():
+    m = Machine(trace_like(devices=(DeviceConfig(region_size=1 * GiB + 64 * MiB, addr=4 * GiB + 64 * MiB),)))
+    ev = resize(m, "1088M")
+    assert m.devices[0].plugged_size == 1 * GiB              # memory33..memory40: the whole blocks inside
+    assert requests(ev)[0] == "plug[64+64]"                   # 4 GiB + 128 MiB: helpers count from 4 GiB
+    assert m.drivers[0].status().startswith("blocked")
+
+
+def test_grouped_unmovable_pages_leave_most_of_a_normal_block_unpluggable(normal_machine):
+    m = normal_machine
+    resize(m, "1G")
+    act.apply(m, act.make("fragment", percent=1))
+    resize(m, "0")
+    grouped = m.devices[0].plugged_size
+    worst = Machine(trace_like(auto_online_blocks="online"))
+    resize(worst, "1G")
+    act.apply(worst, act.make("fragment", percent=1, spread="worst"))
+    resize(worst, "0")
+    assert grouped < 64 * MiB < worst.devices[0].plugged_size

@@ -64,7 +64,10 @@ MACHINE = {   # field: (values it allows, values only this field refuses)
     "auto_movable_numa_aware": ([True, False], ["yes"]), "unplug_online": ([True, False], ["no"]),
     "force_bbm": ([True, False], ["yes"]), "bbm_block_size": (["0", "256M", "1G"], ["3G"]),
     "kernel_reserved": (["116772K", "64M"], ["900M"]), "background_kernel_allocs": ([0, 2], [17]),
-    "seed": ([0, 7, 2 ** 64 - 1], [2 ** 64]),
+    "seed": ([0, 7, 2 ** 64 - 1], [2 ** 64]), "boot_kernel_used": (["38M", "0"], ["2G"]),
+    "boot_holes": (["0", "520K"], ["1G"]), "below_4g": (["0", "512M"], ["5G", "100M"]),
+    "node_memory": ([["1G"], ["512M", "512M"]], [["1G", "x"], "1G", ["3M", "1021M"]]),
+    "transparent_hugepage": ([True, False], ["yes"]), "movable_node": ([True, False], [0]),
 }
 DEVICE = {
     "id": (["vmem0", "a", "b"], ["9x", "vmem 0"]), "node": ([0, 1], [8]), "region_size": (["4G", "1G", "128M"], ["100M"]),

@@ -56,9 +56,9 @@ class ModelMachine(RuleBasedStateMachine):
     def free(self, kind, mib):
         self._do("free", kind=kind, size=None if mib is None else mib * MiB)
 
-    @rule(percent=st.floats(0.1, 5))
-    def fragment(self, percent):
-        self._do("fragment", percent=percent)
+    @rule(percent=st.floats(0.1, 5), spread=st.sampled_from(["grouped", "worst"]))
+    def fragment(self, percent, spread):
+        self._do("fragment", percent=percent, spread=spread)
 
     @rule()
     def pin(self):
@@ -131,6 +131,21 @@ class ModelMachine(RuleBasedStateMachine):
         for kind in Page:
             assert int(mem.pages[kind].sum(dtype=np.int64)) == mem.used_total[kind]
         assert (mem.used() <= PAGES_PER_CHUNK).all()
+
+    @invariant()
+    def zone_counters_match_the_pages(self):
+        if self.sb is None:
+            return
+        mem = self.sb.machine.mem
+        on = mem.chunk_online
+        for node in range(mem.n_nodes):
+            for zone in range(len(mem.zone_managed[node])):
+                sel = on & (mem.chunk_zone == zone) & (mem.chunk_node == node)
+                reserved = int(mem.pages[Page.RESERVED, sel].sum(dtype=np.int64))
+                used = int(mem.pages[1:, sel].sum(dtype=np.int64))
+                assert int(mem.zone_managed[node, zone]) == int(sel.sum()) * PAGES_PER_CHUNK - reserved
+                assert int(mem.zone_used[node, zone]) == used
+        assert (mem.zone_free() >= 0).all()
 
     @invariant()
     def memtotal_is_online_pages_minus_reserved(self):

@@ -44,3 +44,39 @@ def test_driver_refuses_onlining_unused_and_online_twice(normal_machine):
         act.apply(m, act.make("online", block=32))
     with pytest.raises(act.ActionError, match="does not exist"):
         act.apply(m, act.make("online", block=40))
+
+
+def _movable_ids(m: Machine) -> list[int]:
+    mem = m.mem
+    return [int(mem.mb_phys[mb]) for mb in range(mem.n_mb) if mem.mb_online[mb] and mem.mb_device[mb] >= 0
+            and int(mem.mb_zone[mb]) == Zone.MOVABLE]
+
+
+def test_auto_movable_counts_present_pages_so_memory39_goes_to_normal():
+    """Recorded am-ratio100: 262014 present pages allow 7 MOVABLE blocks (229376 pages), not 8."""
+    m = Machine(trace_like(online_policy="auto-movable", auto_movable_ratio=100))
+    resize(m, "2G")
+    assert _movable_ids(m)[:7] == list(range(32, 39))
+    assert int(m.mem.mb_zone[m.mem.phys_to_mb[39]]) == Zone.NORMAL
+    assert int(m.mem.mb_zone[m.mem.phys_to_mb[40]]) == Zone.MOVABLE
+
+
+def test_other_groups_claim_max_0_movable_over_ratio_minus_their_kernel():
+    """auto_movable_stats_account_group(): two 3 GiB devices on a 1 GiB guest cannot all be MOVABLE (6:1)."""
+    m = Machine(trace_like(online_policy="auto-movable",
+                           devices=(DeviceConfig("vmem0", region_size=4 * GiB), DeviceConfig("vmem1", region_size=4 * GiB))))
+    resize(m, "3G", 0)
+    resize(m, "3G", 1)
+    movable = len(_movable_ids(m))
+    kernel_blocks = 48 - movable
+    assert movable * 100 <= 301 * (8 + kernel_blocks)          # within the ratio, counting kernel blocks
+    assert 0 < kernel_blocks < 24 and movable > 0
+
+
+def test_bbm_units_larger_than_a_block_are_decided_as_a_whole():
+    m = Machine(trace_like(online_policy="auto-movable", auto_movable_ratio=100, force_bbm=True,
+                           bbm_block_size=512 << 20))
+    resize(m, "3G")
+    zones = [int(m.mem.mb_zone[m.mem.phys_to_mb[i]]) for i in range(32, 56)]
+    for bb in range(6):
+        assert len(set(zones[bb * 4:bb * 4 + 4])) == 1

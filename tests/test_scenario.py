@@ -30,7 +30,7 @@ def test_parse_good_scenario():
     (GOOD + "\n[[step]]\naction = 'request'\nsise = '3M'\n", "unknown field 'sise'; allowed: device, race, size"),
     (GOOD.replace('auto_online_blocks = "online_movable"', 'auto_online_blocks = "sometimes"'),
      "machine.auto_online_blocks: 'sometimes' is not allowed; allowed: offline, online, online_kernel, online_movable"),
-    (GOOD.replace('region_size = "4G"', 'region_size = "100M"'), "region_size: 100M must be a positive multiple of 128M"),
+    (GOOD.replace('region_size = "4G"', 'region_size = "100M"'), "region_size: 100M must be a multiple of block_size 2M and at least 128M"),
     (GOOD.replace('region_size = "4G"', 'region_size = "4G"\ncolour = "red"'), "device 1: unknown key 'colour'"),
     (GOOD.replace('boot_memory = "1G"', 'boot_memory = 12'), "boot_memory"),
     (GOOD + "\n[[step]]\naction = 'settle'\nsettle = 'yes'\n", "settle: expected true or false"),

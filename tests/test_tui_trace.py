@@ -17,7 +17,8 @@ def test_trace_replays_to_the_same_state(tmp_path):
     s.do("fragment", percent=2)
     path = write_trace(s, tmp_path / "t.json")
     data = json.loads(path.read_text())
-    assert [d["action"] for d in data["actions"]] == ["request", "settle", "grow", "step", "fragment"]
+    assert [d["action"] for d in data["actions"]] == ["request", "grow", "step", "fragment"]
+    assert data["actions"][0]["settle"] is True and data["actions"][0]["lesson_step"] == 1
     assert data["title"] == "A tour of virtio-mem" and data["step_positions"] == [0]
     result = trace_io.replay(trace_io.load_trace(path))
     assert result.identical and result.sandbox.machine.metrics() == s.machine.metrics()

@@ -84,17 +84,16 @@ def test_region_map_folds_a_4tib_region_into_512_rows(patched_rows):
 def test_history_keeps_columns_across_undo_and_drops_a_replaced_future():
     s = free_play()
     h = HistoryImage(s)
-    s.act("request", size="256M")                                    # request + settle = 2 actions
+    s.act("request", size="256M")                                    # request and its settle: one position
     pic = h.image.data["image"][0]
     assert pic.shape == (32, 64)
-    assert (pic[:2, 2] == view.Cell.MOVABLE).all() and (pic[:, 0] == view.Cell.UNUSED).all()
+    assert (pic[:2, 1] == view.Cell.MOVABLE).all() and (pic[:, 0] == view.Cell.UNUSED).all()
     s.undo()
-    s.undo()
-    assert (h.image.data["image"][0][:2, 2] == view.Cell.MOVABLE).all()   # the redo future stays visible
+    assert (h.image.data["image"][0][:2, 1] == view.Cell.MOVABLE).all()   # the redo future stays visible
     assert h.cursor.location == 0
     s.act("request", size="128M")
     pic = h.image.data["image"][0]
-    assert pic[1, 2] == view.Cell.UNUSED and pic[0, 2] == view.Cell.MOVABLE
+    assert pic[1, 1] == view.Cell.UNUSED and pic[0, 1] == view.Cell.MOVABLE
     h._on_tap(SimpleNamespace(x=0.2))
     assert s.sandbox.position == 0
 
@@ -104,10 +103,10 @@ def test_metrics_stream_new_steps_and_replace_on_undo():
     mp = MetricsPlots(s)
     assert len(mp.source.data["step"]) == 1
     s.act("request", size="1G")
-    assert mp.source.data["plugged"][-1] == 1.0 and len(mp.source.data["step"]) == 3
+    assert mp.source.data["plugged"][-1] == 1.0 and len(mp.source.data["step"]) == 2
     assert "blocks_MOVABLE" in mp.source.data and mp.source.data["blocks_MOVABLE"][-1] == 8
     s.undo()
-    assert len(mp.source.data["step"]) == 2
+    assert len(mp.source.data["step"]) == 1
     assert mp.source.data["memmap"][-1] == 0
 
 
@@ -141,7 +140,7 @@ def test_guest_controls_alloc_fragment_and_bad_percent():
     assert "fragment.percent" in s.message and "at most 50" in s.message
     gc.percent.value = "2"
     gc.fragment.clicks += 1
-    assert s.message == "" and s.sandbox.actions()[-2].name == "fragment"
+    assert s.message == "" and s.sandbox.actions()[-1].name == "fragment"
 
 
 def test_action_form_offers_every_action_and_applies_it():
@@ -153,7 +152,7 @@ def test_action_form_offers_every_action_and_applies_it():
     form.widgets["size"].value = "64M"
     form.widgets["kind"].value = "cache"
     assert form.submit()
-    assert s.sandbox.actions()[-2].to_dict()["kind"] == "cache"
+    assert s.sandbox.actions()[-1].to_dict()["kind"] == "cache"
     form.choice.value = "advance"
     form.widgets["seconds"].value = "-1"
     assert not form.submit() and "advance.seconds" in s.message
@@ -169,10 +168,11 @@ def test_timeline_scrubber_and_scenario_picker():
     tl = TimelineControls(s)
     assert tl.undo.disabled and tl.scenario.value == "default"
     tl.lesson_step.clicks += 1
-    assert s.session.cursor == 1 and tl.scrubber.end == s.sandbox.position
+    tl.lesson_step.clicks += 1
+    assert s.session.cursor == 2 and tl.scrubber.end == s.sandbox.position == 2
     with param.edit_constant(tl.scrubber):
         tl.scrubber.value_throttled = 1
-    assert s.sandbox.position == 1 and not tl.redo.disabled
+    assert s.sandbox.position == 1 and s.session.cursor == 1 and not tl.redo.disabled
     others = [n for n in tl.scenario.options if n != "default"]
     if others:
         tl.scenario.value = others[0]

@@ -31,7 +31,7 @@ NO_DATA = 255              # spare columns: drawn transparent
 
 def timeline(state: SandboxState) -> list[Action]:
     """Every action of the timeline: applied ones, then those redo would bring back."""
-    return state.sandbox.actions() + list(reversed(state.sandbox.redo_stack))
+    return state.sandbox.actions() + [c.action for c in reversed(state.sandbox.redo_stack)]
 
 
 class HistoryImage(View):

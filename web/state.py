@@ -59,7 +59,7 @@ class SandboxState(param.Parameterized):
     @property
     def timeline_length(self) -> int:
         """Applied actions plus those that redo would bring back: the scrubber's range."""
-        return self.sandbox.position + len(self.sandbox.redo_stack)
+        return self.sandbox.length
 
     # ----- changing -------------------------------------------------------------------------
     def _changed(self, events: list[Event], message: str = "") -> None:
@@ -76,9 +76,7 @@ class SandboxState(param.Parameterized):
     def apply(self, action: Action) -> bool:
         """Apply one action (and settle after it if auto_settle and the action settles)."""
         try:
-            events = self.session.apply(action)
-            if self.auto_settle and act.ACTIONS[action.name].settles:
-                events = events + self.session.apply(act.make("settle"))
+            events = self.session.apply(action, settle=self.auto_settle and act.ACTIONS[action.name].settles)
         except ActionError as e:
             return self._refused(e)
         self._changed(events)

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from vmemlab.arguments import seed
 from vmemlab.core import expect, trace_io
+from vmemlab.core.compare.expectations import prediction_meets
 from vmemlab.core.events import Kind
 from vmemlab.core.mirrors import qmp_memory_devices
 from vmemlab.core.scenario import ScenarioError, default, load, with_seed
@@ -96,11 +97,9 @@ def main(args: argparse.Namespace) -> int:
             print(sc.intro.strip())
     failed = total = 0
     rows = []
-    positions = []
     sb = None
     for g in expect.check_run(sc):
         sb, res, checks = g.sandbox, g.result, g.checks
-        positions.append(sb.position)
         rows.append((res.step.index, res.step.action.label(), sb.machine.metrics()))
         if args.json:
             print(json.dumps(step_record(sb, res, checks if args.check else None), default=int))
@@ -110,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
             print_checks(checks)
         total += len(checks)
         failed += sum(not c.ok for c in checks)
-    if sb is not None and not write_exports(args, sc, sb, rows, positions):
+    if sb is not None and not write_exports(args, sc, sb, rows):
         return 2
     if args.check and not args.json:
         print(f"\n== check: {total - failed} of {total} expectations met"
@@ -118,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
     return 1 if args.check and failed else 0
 
 
-def write_exports(args: argparse.Namespace, sc, sb, rows: list, positions: list[int]) -> bool:
+def write_exports(args: argparse.Namespace, sc, sb, rows: list) -> bool:
     """Write --metrics and --trace; False (after one line on stderr) if the system refuses."""
     initial = [(0, "boot", sb.initial_metrics)]
     try:
@@ -126,7 +125,7 @@ def write_exports(args: argparse.Namespace, sc, sb, rows: list, positions: list[
             with open(args.metrics, "w", encoding="utf-8", newline="") as f:
                 f.write(trace_io.metrics_rows(initial + rows))
         if args.trace:
-            trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source, positions))
+            trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source))
     except OSError as e:
         print(f"vmemlab run: cannot write {e.filename!r}: {e.strerror or e}", file=sys.stderr)
         return False
@@ -221,6 +220,9 @@ def run_quiz(sc, stdin: TextIO, verbose: bool = False) -> int:
             if key == "block":
                 ok = block_prediction(prediction, step.expect["block"], checks)
                 actual = ", ".join(f"memory{b['id']}" for b in _as_list(step.expect["block"]))
+            elif key == "compare":
+                key, ok = prediction_meets(step.expect["compare"], prediction)
+                actual = next((c.actual for c in checks if c.key == key), "")
             else:
                 first = str(next(iter(step.expect[key]), "")).upper() if isinstance(step.expect[key], dict) else ""
                 ok = expect.words_match(prediction, key, actual, first)
@@ -244,7 +246,7 @@ def shown_value(key: str, actual, checks: list[expect.Check]) -> str:
 def gradable_key(table: dict) -> str | None:
     """The first expect key a free-text prediction can be compared with."""
     for key in table:
-        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key == "block":
+        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key in ("block", "compare"):
             return key
     return None
 

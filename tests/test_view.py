@@ -1,0 +1,32 @@
+"""core.view: what the views show is computed once, here."""
+from __future__ import annotations
+
+from vmemlab.core import view
+from vmemlab.core.session import Session
+
+
+def test_marks_show_what_the_last_change_did_to_each_block():
+    s = Session()
+    s.play_lesson_step()                                    # the tour plugs 1 GiB: 8 new blocks
+    marks = view.block_marks(s.machine, 0, s.sandbox.last_events())
+    assert (marks[:8] == view.Mark.ADDED).all() and not marks[8:].any()
+    for _ in range(3):
+        s.play_lesson_step()                                # ... down to 300M: blocks drain and go
+    marks = view.block_marks(s.machine, 0, s.sandbox.last_events())
+    assert (marks[3:8] == view.Mark.REMOVED).all()
+    assert marks[2] == view.Mark.OFFLINED and not marks[:2].any()
+    assert set(view.MARK_STYLE) == set(view.Mark) - {view.Mark.NONE}
+
+
+def test_status_bar_marks_the_numbers_the_last_change_moved():
+    s = Session()
+    s.play_lesson_step()
+    items = {i.key: i for i in view.status_bar(s.machine, 0, s.sandbox.metrics_history()[-2],
+                                               s.sandbox.last_events())}
+    assert items["requested"].value == "1G" and items["requested"].changed
+    assert items["plugged"].value == "1G" and items["memmap"].changed
+    assert not items["driver"].changed and items["retry"].value == "not armed"
+    s.apply(s.sandbox.changes()[0].action)                  # the same request again: nothing moves
+    items = {i.key: i for i in view.status_bar(s.machine, 0, s.sandbox.metrics_history()[-2],
+                                               s.sandbox.last_events())}
+    assert not any(i.changed for i in items.values())
