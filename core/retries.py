@@ -11,6 +11,11 @@ timers and the counters forward exactly as firing them one by one would, float o
 float operation, without running a driver: a single timer in closed form (constant steps within
 each power of two of the clock, a few dozen steps for a year), several timers one cheap step
 per firing. The repeated events are emitted once each, with their count in ``Event.repeat``.
+
+This rests on one property of the model: it reads the clock only to arm retry timers (and to
+stamp events). A rule that depends on the time itself (a pin that expires after N seconds)
+would have to be added to ``Clocks`` or end the repeat; test_machine_advance compares every
+case with firing one by one.
 """
 from __future__ import annotations
 
