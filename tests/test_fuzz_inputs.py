@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 from dataclasses import fields
 from importlib import resources
@@ -24,8 +25,10 @@ from vmemlab.core import expect, trace_io
 from vmemlab.core.config import DeviceConfig, MachineConfig
 from vmemlab.core.scenario import ScenarioError, builtin, lesson_files, load, parse
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                         HealthCheck.function_scoped_fixture])
+# VMEMLAB_FUZZ_EXAMPLES=5000 for a longer campaign than the test suite's
+EXAMPLES = int(os.environ.get("VMEMLAB_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                           HealthCheck.function_scoped_fixture])
 
 
 # ----- a tiny TOML writer (inline tables only: enough for any generated document) ------------
@@ -280,7 +283,7 @@ def command_lines(draw):
     return argv
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=command_lines())
 def test_command_lines_exit_0_1_or_2_never_a_traceback(tmp_path_factory, capsys, monkeypatch, trace, argv):
     folder = tmp_path_factory.mktemp("cli")

@@ -81,7 +81,7 @@ async def all_sessions(base: str) -> list[int]:
 
 
 def test_sixty_concurrent_sessions_each_get_their_own_sandbox():
-    with served() as base:
+    with served("--max-sessions", str(2 * SESSIONS)) as base:    # closed tabs linger --session-timeout
         done = asyncio.run(all_sessions(base))
     assert len(done) == SESSIONS
     assert sorted(set(done)) == [128 * k for k in range(1, 9)]
