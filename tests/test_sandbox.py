@@ -90,9 +90,9 @@ def test_every_action_builds_with_its_defaults_parsed():
 
 
 @pytest.mark.parametrize("name,args,message", [
-    ("fragment", {"node": -1}, "fragment.node: -1 does not exist; allowed: 0 to 0"),
+    ("fragment", {"node": -1}, "fragment.node: -1 is not allowed; allowed: 0 to"),
     ("fragment", {"node": 3}, "fragment.node: 3 does not exist"),
-    ("pin", {"tries": -3}, "pin.tries: -3 is not allowed; use 1 to 255"),
+    ("pin", {"tries": -3}, "pin.tries: -3 is not allowed; allowed: 1 to 255"),
     ("pin", {"tries": 0}, "pin.tries: 0 is not allowed"),
     ("pin", {"tries": 256}, "pin.tries: 256 is not allowed"),
 ])

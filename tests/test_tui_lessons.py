@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from textual import events
+
 from helpers import fingerprint
 from tui_helpers import SIZE, make_app, replayed, screen_text, wait_for
 from vmemlab.core.config import DeviceConfig, MachineConfig
@@ -114,14 +116,16 @@ def test_a_long_settle_stays_live_and_escape_stops_it_consistently():
         app = make_app(scenario=Scenario("4 TiB", "", config, []))
         app.session.do("request", size="4T")
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("s")
-            assert app.session.work is not None             # not finished within the first slice
+            app.post_message(events.Key("s", "s"))
+            await wait_for(pilot, lambda: app.session.work is not None, tries=50)   # not done in one slice
             await wait_for(pilot, lambda: app.session.work is not None and app.session.work.steps > 5)
             assert "settling:" in screen_text(app) and "Esc stops" in screen_text(app)
-            await pilot.press("right")                      # the UI answers while it settles
-            assert app.selected == app.query_one(RegionMap).per
-            await pilot.press("escape")
-            assert app.session.work is None
+            # keys as a terminal sends them (Pilot.press waits for an idle app: the settle's end)
+            app.post_message(events.Key("right", None))     # the UI answers while it settles
+            await wait_for(pilot, lambda: app.selected == app.query_one(RegionMap).per, tries=50)
+            assert app.session.work is not None
+            app.post_message(events.Key("escape", "\x1b"))
+            await wait_for(pilot, lambda: app.session.work is None, tries=50)
             change = app.session.sandbox.changes()[-1]
             assert change.action.name == "settle" and change.max_steps is not None
             m = app.session.machine
