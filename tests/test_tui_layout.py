@@ -168,3 +168,24 @@ def test_the_bitmap_shows_all_64_subblocks(size, panels):
             shown = sum(len(line.split(maxsplit=2)[2].replace(" ", "")) for line in lines)
             assert shown == 64 and on_screen(app, "#detail"), (lines, size, panels)
     run(go())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_long_narration_says_more_and_scrolls_from_the_keyboard(size):
+    """Lesson 17's intro is longer than its box: never cut without a sign; Shift+Tab, then ↓,
+    shows the rest, and the sign says where you are."""
+    async def go():
+        app = make_app(scenario=builtin("17_dimm_slots_4t.toml"))
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            box = app.query_one("#lesson")
+            assert box.max_scroll_y > 0 and box.border_subtitle.startswith("▼ more")
+            await pilot.press("shift+tab")
+            assert app.focused is box
+            for _ in range(box.max_scroll_y):
+                await pilot.press("down")
+            await pilot.pause()
+            assert box.scroll_y == box.max_scroll_y and box.border_subtitle.startswith("▲")
+            last_words = " ".join(app.session.scenario.intro.split()[-4:])
+            assert last_words in " ".join(screen_text(app).split())
+    run(go())

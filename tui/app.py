@@ -252,7 +252,7 @@ class VmemLabApp(App):
         """Never cut the narration without a sign: say so when it scrolls."""
         box = self.query_one("#lesson", VerticalScroll)
         more = box.max_scroll_y > 0
-        subtitle = ("▼ more: Tab here, then ↓" if box.scroll_y < box.max_scroll_y else "▲ ↑ scrolls back") \
+        subtitle = ("▼ more: Shift+Tab, then ↓" if box.scroll_y < box.max_scroll_y else "▲ ↑ scrolls back") \
             if more else ""
         if box.border_subtitle != subtitle:
             box.border_subtitle = subtitle
