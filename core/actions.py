@@ -333,6 +333,46 @@ def _kexec(m: Machine, a: dict) -> None:
     m.reboot(reset_devices=False)
 
 
+def _kdump(m: Machine, a: dict) -> None:
+    m.kdump()
+
+
+def _suspend(m: Machine, a: dict) -> None:
+    _guest_alive(m)
+    m.suspend(a["state"])
+
+
+def _hibernate(m: Machine, a: dict) -> None:
+    _guest_alive(m)
+    m.suspend("disk")
+
+
+MAX_NB_BLOCKS = 0xFFFF       # a request's nb_blocks is a u16
+
+
+def _state(m: Machine, a: dict) -> None:
+    """One STATE request for a range of device blocks, checked against the request format first."""
+    i = _dev(m, a["device"])
+    dev = m.devices[i]
+    bs = dev.block_size
+    size = a["size"] or max(bs, m.mem.mb_size)
+    offset = a["offset"]
+    if offset % bs or size % bs:
+        raise ActionError(f"state: offset {format_size(offset)} and size {format_size(size)} must be multiples of "
+                          f"{dev.id}'s block size {format_size(bs)}")
+    if size // bs > MAX_NB_BLOCKS:
+        raise ActionError(f"state.size: {format_size(size)} is {size // bs} device blocks; one request covers at "
+                          f"most {MAX_NB_BLOCKS} (nb_blocks is 16 bits): at most {format_size(MAX_NB_BLOCKS * bs)}")
+    if offset + size > dev.region_size:
+        raise ActionError(f"state: offset + size ({format_size(offset + size)}) exceeds {dev.id}'s region "
+                          f"({format_size(dev.region_size)}); allowed: offset 0 to {format_size(dev.region_size - bs)}")
+    m.state_request(i, dev.addr + offset, size // bs)
+
+
+def _host_memory(m: Machine, a: dict) -> None:
+    m.set_host_memory(_dev(m, a["device"]), a["size"])
+
+
 _DEVICE = Param("device", "str", None, help="device id, e.g. vmem0 (default: the first device)")
 _SIZE_KINDS = tuple(PAGE_KINDS)
 
@@ -350,6 +390,23 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("reset", "host", "System reset: devices unplug everything, the guest reboots", (), _reset, key="R"),
     ActionSpec("kexec", "host", "kexec into a new kernel: no system reset, the devices keep their plugged memory",
                (), _kexec, key="K"),
+    ActionSpec("host_memory", "host", "Limit how much memory the host can back for a device (e.g. free huge pages "
+               "of its hugetlbfs pool; with prealloc=on a PLUG beyond it gets BUSY)",
+               (_DEVICE, Param("size", "size", None, help="memory the host can back for this device's plugged blocks, "
+                                                          "e.g. 1G (default: no limit)")), _host_memory, key="h"),
+    ActionSpec("kdump", "guest", "The guest kernel crashes and kdump dumps it: the crash kernel asks the device with "
+               "STATE requests which blocks it may read, then the VM reboots", (), _kdump, key="D"),
+    ActionSpec("suspend", "guest", "Suspend the guest (echo mem or freeze > /sys/power/state); Linux 6.1 refuses "
+               "while virtio-mem is in use",
+               (Param("state", "choice", "mem", ("mem", "freeze"),
+                      help="mem: suspend-to-RAM; freeze: suspend-to-idle"),), _suspend, key="Z"),
+    ActionSpec("hibernate", "guest", "Hibernate the guest (echo disk > /sys/power/state); refused while virtio-mem "
+               "is in use", (), _hibernate, key="H"),
+    ActionSpec("state", "guest", "Ask the device about a range of device blocks with one STATE request "
+               "(PLUGGED, UNPLUGGED or MIXED; nothing changes)",
+               (_DEVICE, Param("offset", "size", 0, help="start, from the beginning of the device's region"),
+                Param("size", "size", 0, help="how much, a multiple of the block size (default: one memory block)")),
+               _state, key="x", settles=False),
     ActionSpec("alloc", "guest", "Allocate guest memory (anon/cache are movable, kernel/slab are not)",
                (Param("size", "size", help="how much, e.g. 300M"),
                 Param("kind", "choice", "anon", _SIZE_KINDS),

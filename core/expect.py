@@ -34,6 +34,8 @@ GUEST_STATES = ("alive", "dead")
 BLOCK_STATES = tuple(dict.fromkeys([s.name for s in MbState] + [s.name for s in BbState]))
 ZONES = ("DMA32", "Normal", "Movable", "none")
 RESPONSES = ("ACK", "NACK", "BUSY", "ERROR")
+STATE_ANSWERS = ("PLUGGED", "UNPLUGGED", "MIXED")
+REQUEST_TYPES = ("PLUG", "UNPLUG", "UNPLUG_ALL", "STATE")
 BLOCK_FIELDS = ("id", "state", "zone", "online", "present", "plugged")
 DEVICE_FIELDS = ("plugged_size", "requested_size", "usable_region_size", "driver", "backoff", "node")
 
@@ -175,7 +177,23 @@ def _responses(s: StepState) -> dict[str, int]:
     out = {r: 0 for r in RESPONSES}
     for e in s.events:
         if e.kind == Kind.REQUEST and e.response in out:
-            out[e.response] += 1
+            out[e.response] += e.repeat
+    return out
+
+
+def _request_types(s: StepState) -> dict[str, int]:
+    out = {r: 0 for r in REQUEST_TYPES}
+    for e in s.events:
+        if e.kind == Kind.REQUEST and e.request in out:
+            out[e.request] += e.repeat
+    return out
+
+
+def _state_answers(s: StepState) -> dict[str, int]:
+    out = {r: 0 for r in STATE_ANSWERS}
+    for e in s.events:
+        if e.kind == Kind.REQUEST and e.request == "STATE" and e.state in out:
+            out[e.state] += e.repeat
     return out
 
 
@@ -244,7 +262,7 @@ KEYS: dict[str, Key] = {
     "backoff": Key(lambda r, k: _number(r, k, int), "the first device's current retry backoff in seconds",
                    lambda s: s.machine.drivers[0].retry_timer_ms // 1000),
     "requests": Key(lambda r, k: _number(r, k, int), "requests sent to the devices in this step",
-                    lambda s: sum(1 for e in s.events if e.kind == Kind.REQUEST)),
+                    lambda s: sum(e.repeat for e in s.events if e.kind == Kind.REQUEST)),
     "driver": Key(lambda r, k: _choice(r, k, DRIVER_STATES), "state of every device's driver",
                   _all_drivers),
     "guest": Key(lambda r, k: _choice(r, k, GUEST_STATES), "alive, or dead after an unrecoverable OOM",
@@ -266,6 +284,10 @@ KEYS: dict[str, Key] = {
                   "memory blocks per driver state; states not listed must be 0", None, "counts"),
     "responses": Key(lambda r, k: _counts(r, k, RESPONSES), "device answers in this step (listed ones only)",
                      _responses, "counts"),
+    "request_types": Key(lambda r, k: _counts(r, k, REQUEST_TYPES), "requests of this step by type (PLUG, UNPLUG, "
+                         "UNPLUG_ALL, STATE; listed ones only)", _request_types, "counts"),
+    "state_answers": Key(lambda r, k: _counts(r, k, STATE_ANSWERS), "what the STATE requests of this step answered "
+                         "(PLUGGED, UNPLUGGED, MIXED; listed ones only)", _state_answers, "counts"),
     "block": Key(lambda r, k: _blocks(r, k), f"one memory block (or a list): {', '.join(BLOCK_FIELDS)}",
                  None, "special"),
     "devices": Key(lambda r, k: _devices(r, k), f"per device id: {', '.join(DEVICE_FIELDS)}", None, "special"),

@@ -18,7 +18,7 @@ from .units import SizeError, parse_size
 
 SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved", "boot_kernel_used",
                "boot_holes", "below_4g",
-               "region_size", "block_size", "requested_size", "addr"}
+               "region_size", "block_size", "requested_size", "addr", "hugetlb_page_size"}
 STEP_META = {"note", "settle", "expect", "ask", "answer", "title"}
 
 
