@@ -510,6 +510,8 @@ def words_match(answer: str, key: str, actual: Any, first_name: str = "") -> boo
         return bool(said) and said & set(actual) == {k for k, v in actual.items() if v}
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         nums = re.findall(r"-?\d+(?:\.\d+)?", text)
+        if not nums and re.fullmatch(r"(none|no|zero|nothing)\b.*", text.lower()):
+            nums = ["0"]                       # "none" is a prediction of 0 ("how many requests?")
         return bool(nums) and float(nums[0]) == float(actual)
     if isinstance(actual, str):
         return text.lower().removeprefix("zone_") in actual.lower() if actual else False
