@@ -163,14 +163,24 @@ def _block(m: Machine, sysfs_id: int) -> int:
 
 
 def _chunks_at(m: Machine, addr: int, size: int) -> slice:
+    """The 2 MiB chunks of [addr, addr+size): all of it must be online memory (plugged, in an
+    online block), the only memory the guest can allocate from."""
     if addr % PAGE_SIZE:
-        raise ActionError(f"addr: {addr:#x} is not aligned to a 4K page")
-    try:
-        first = m.mem.chunk_of_addr(addr)
-        last = m.mem.chunk_of_addr(addr + max(size, 1) - 1)
-    except KeyError:
-        raise ActionError(f"addr: {addr:#x}+{format_size(size)} is not inside guest RAM") from None
-    return slice(first, last + 1)
+        raise ActionError(f"alloc.addr: {addr:#x} is not aligned to a 4K page")
+    mem = m.mem
+    end = addr + max(size, 1)
+    seg = next((s for s in mem.segments if s.addr <= addr < s.addr + s.size), None)
+    if seg is None or end > seg.addr + seg.size:
+        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not inside one range of guest RAM; allowed: "
+                          "online memory (lsmem shows it)")
+    sl = slice(mem.chunk_of_addr(addr), mem.chunk_of_addr(end - 1) + 1)
+    offline = np.flatnonzero(~mem.chunk_online[sl])
+    if len(offline):
+        where = seg.addr + (sl.start + int(offline[0]) - seg.chunk_off) * CHUNK_SIZE
+        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not all online memory: {len(offline)} of its "
+                          f"2 MiB chunks are unplugged or in an offline block (the first at {where:#x}); allowed: "
+                          "online memory (lsmem shows it)")
+    return sl
 
 
 def _guest_alive(m: Machine) -> None:
