@@ -218,6 +218,11 @@ def _migration(m: Machine, a: dict) -> None:
 def _alloc(m: Machine, a: dict) -> None:
     _guest_alive(m)
     at = _chunks_at(m, a["addr"], a["size"]) if a["addr"] is not None else None
+    if at is not None:
+        room = int((PAGES_PER_CHUNK - m.mem.used()[at]).sum())
+        if room * PAGE_SIZE < a["size"]:
+            raise ActionError(f"alloc.addr: {a['addr']:#x}+{format_size(a['size'])} has only {format_size(room * PAGE_SIZE)} "
+                              "free (the kernel would allocate elsewhere); allowed: a range with that much free memory")
     if a["node"] is not None and not 0 <= a["node"] < m.config.nodes:
         raise ActionError(f"alloc.node: {a['node']} does not exist; allowed: 0 to {m.config.nodes - 1}")
     m.guest.allocate(a["size"], PAGE_KINDS[a["kind"]], a["node"], a["placement"], at)

@@ -33,3 +33,15 @@ def test_alloc_at_online_memory_works():
     m.settle()
     act.apply(m, act.make("alloc", size="4K", kind="kernel", addr=4 * GiB + 2 * MiB))
     assert not m.guest.dead and m.mem.unmovable(slice(None)).sum() >= 1
+
+
+def test_alloc_at_a_full_range_is_refused_not_an_oom():
+    """memory32's first pageblocks hold the memmap of the blocks added after it: no room there."""
+    m = Machine(MachineConfig(auto_online_blocks="online", devices=(DeviceConfig(region_size=4 * GiB),)))
+    act.apply(m, act.make("request", size="512M"))
+    m.settle()
+    assert m.mem.used()[m.mem.chunk_of_addr(4 * GiB)] == 512
+    before = fingerprint(m)
+    with pytest.raises(ActionError, match="alloc.addr: .* free"):
+        act.apply(m, act.make("alloc", size="4K", kind="kernel", addr=4 * GiB))
+    assert fingerprint(m) == before
