@@ -293,6 +293,8 @@ KEYS: dict[str, Key] = {
     "devices": Key(lambda r, k: _devices(r, k), f"per device id: {', '.join(DEVICE_FIELDS)}", None, "special"),
     "mirror": Key(lambda r, k: _mirrors(r, k), f"text fragment(s) of a real tool's output: {', '.join(MIRRORS)}",
                   None, "special"),
+    "no_mirror": Key(lambda r, k: _mirrors(r, k), "text fragment(s) that must not appear in a real tool's output",
+                     None, "special"),
     "compare": Key(lambda r, k: _compare_spec(r, k), "contrasts with a balloon and DIMMs, graded against a "
                    "side-by-side run of the same steps (vmemlab run --check and vmemlab compare)", None, "elsewhere"),
 }
@@ -429,9 +431,10 @@ def evaluate(expect: dict[str, Any], state: StepState) -> list[Check]:
             checks += _check_blocks(wanted, state.machine)
         elif key == "devices":
             checks += _check_devices(wanted, state.machine)
-        elif key == "mirror":
+        elif key in ("mirror", "no_mirror"):
             for name, frag in wanted.items():
-                checks.append(_text_check(f"mirror.{name}", frag, MIRRORS[name].render(state.machine)))
+                check = _text_check("no_event" if key == "no_mirror" else key, frag, MIRRORS[name].render(state.machine))
+                checks.append(Check(f"{key}.{name}", check.ok, check.expected, check.actual))
         else:
             checks.append(_compare(key, wanted, spec.read(state), spec.kind))
     return checks
