@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from .driver_bbm import BbState
 from .driver_sbm import MbState
 from .events import Event, Kind
-from .machine import Machine, Metrics
+from .machine import SLEEP_REFUSED, Machine, Metrics
 from .memory import ZONE_NAMES, Zone
 from .mirrors import MIRRORS
 from .runner import StepResult, apply_step
@@ -31,6 +31,7 @@ OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 DRIVER_STATES = ("idle", "working", "waiting", "blocked", "broken")
 GUEST_STATES = ("alive", "dead")
+SLEEP_OUTCOMES = ("refused", "none")
 BLOCK_STATES = tuple(dict.fromkeys([s.name for s in MbState] + [s.name for s in BbState]))
 ZONES = ("DMA32", "Normal", "Movable", "none")
 RESPONSES = ("ACK", "NACK", "BUSY", "ERROR")
@@ -189,6 +190,12 @@ def _request_types(s: StepState) -> dict[str, int]:
     return out
 
 
+def _sleep(s: StepState) -> str:
+    """Whether the guest tried to suspend or hibernate in this step and was refused (Linux 6.1
+    always refuses while virtio-mem is bound; the model has no guest that sleeps)."""
+    return "refused" if any(e.kind == Kind.GUEST and SLEEP_REFUSED in e.text for e in s.events) else "none"
+
+
 def _state_answers(s: StepState) -> dict[str, int]:
     out = {r: 0 for r in STATE_ANSWERS}
     for e in s.events:
@@ -267,6 +274,8 @@ KEYS: dict[str, Key] = {
                   _all_drivers),
     "guest": Key(lambda r, k: _choice(r, k, GUEST_STATES), "alive, or dead after an unrecoverable OOM",
                  lambda s: "dead" if s.machine.guest.dead else "alive"),
+    "sleep": Key(lambda r, k: _choice(r, k, SLEEP_OUTCOMES), "refused: a suspend or hibernation in this step was "
+                 "refused by the guest kernel; none: nobody tried", _sleep),
     "error": Key(lambda r, k: r if isinstance(r, bool) and not r else _fragments(r, k),
                  "text fragment of this step's refusal, or false for 'not refused'", lambda s: s.error, "text"),
     "event": Key(_fragments, "text fragment(s) that must appear in this step's events",

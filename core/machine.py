@@ -36,6 +36,9 @@ class Metrics:
     blocks: dict[str, int] = field(default_factory=dict)
 
 
+SLEEP_REFUSED = "aborted by the guest kernel"
+
+
 class Machine(EventSource):
     """A VM with boot memory and one or more virtio-mem devices."""
 
@@ -244,8 +247,8 @@ class Machine(EventSource):
                       f"-EPERM (Linux 6.1 refuses every system sleep while the driver is bound, even with "
                       f"{format_size(dev.plugged_size)} plugged" + (": nothing to lose" if not dev.plugged_size else "")
                       + "); the device keeps its plugged blocks", device=dev.id)
-        self.emit(Kind.GUEST, f"{what} aborted: the devices already suspended are resumed, user space thaws, and the "
-                  "write fails with EPERM (Operation not permitted); the guest keeps running, nothing changed")
+        self.emit(Kind.GUEST, f"{what} {SLEEP_REFUSED}: the devices already suspended are resumed, user space thaws, "
+                  "and the write fails with EPERM (Operation not permitted); the guest keeps running, nothing changed")
 
     def state_request(self, index: int, addr: int, nb_blocks: int) -> Answer:
         """The guest asks the device about device blocks with one STATE request (nothing changes)."""
