@@ -408,7 +408,7 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("host_memory", "host", "Limit how much memory the host can back for a device (e.g. free huge pages "
                "of its hugetlbfs pool; with prealloc=on a PLUG beyond it gets BUSY)",
                (_DEVICE, Param("size", "size", None, help="memory the host can back for this device's plugged blocks, "
-                                                          "e.g. 1G (default: no limit)")), _host_memory, key="h"),
+                                                          "e.g. 1G (default: no limit)")), _host_memory, key="M"),
     ActionSpec("kdump", "guest", "The guest kernel crashes and kdump dumps it: the crash kernel asks the device with "
                "STATE requests which blocks it may read, then the VM reboots", (), _kdump, key="D"),
     ActionSpec("suspend", "guest", "Suspend the guest (echo mem or freeze > /sys/power/state); Linux 6.1 refuses "

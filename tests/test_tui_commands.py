@@ -106,6 +106,31 @@ def check_kexec(app, b, text):
     assert "kexec" in text
 
 
+def check_host_memory(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "host_memory" and dev(app).host_memory is None
+    assert "host_memory" in text
+
+
+def check_kdump(app, b, text):
+    assert app.session.machine.boot_count == b["boots"] + 1 and dev(app).plugged_size == 0
+    assert "kdump" in text
+
+
+def check_suspend(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "suspend" and dev(app).plugged_size == b["plugged"]
+    assert "suspend" in text
+
+
+def check_hibernate(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "hibernate" and dev(app).plugged_size == b["plugged"]
+    assert "hibernate" in text
+
+
+def check_state(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "state" and dev(app).plugged_size == b["plugged"]
+    assert "state" in text
+
+
 def check_alloc(app, b, text):
     assert app.session.machine.mem.mem_free == b["free"] - 100 * M
     assert "alloc size=100M" in text
@@ -242,6 +267,11 @@ CASES = {
     "host: migration": Case("host: migration", check_migration),
     "host: reset": Case("host: reset", check_reset, plugged_to("256M")),
     "host: kexec": Case("host: kexec", check_kexec, plugged_to("256M")),
+    "host: host_memory": Case("host: host_memory", check_host_memory),
+    "guest: kdump": Case("guest: kdump", check_kdump, plugged_to("256M")),
+    "guest: suspend": Case("guest: suspend", check_suspend, plugged_to("256M")),
+    "guest: hibernate": Case("guest: hibernate", check_hibernate, plugged_to("256M")),
+    "guest: state": Case("guest: state", check_state, plugged_to("256M")),
     "guest: alloc…": Case("guest: alloc…", check_alloc, typed=["1", "0", "0", "M", "enter"]),
     "guest: free": Case("guest: free", check_free, lambda s: s.do("alloc", size="100M")),
     "guest: fragment": Case("guest: fragment", check_fragment),
