@@ -46,7 +46,8 @@ class Event:
     size: int = 0
     request: str = ""          # PLUG / UNPLUG / UNPLUG_ALL / STATE
     response: str = ""         # ACK / NACK / BUSY / ERROR
-    repeat: int = 1            # how many identical occurrences this event stands for (one per request)
+    repeat: int = 1            # how many identical occurrences this event stands for (one per request;
+    #                            see core.retries and core.kdump)
     state: str = ""            # a STATE request's answer: PLUGGED / UNPLUGGED / MIXED
 
     def explain(self) -> str:
