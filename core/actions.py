@@ -231,7 +231,7 @@ def _chunks_at(m: Machine, addr: int, size: int) -> slice:
     end = addr + max(size, 1)
     seg = next((s for s in mem.segments if s.addr <= addr < s.addr + s.size), None)
     if seg is None or end > seg.addr + seg.size:
-        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not inside one range of guest RAM; allowed: "
+        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not inside guest RAM (all of it in one range); allowed: "
                           "online memory (lsmem shows it)")
     sl = slice(mem.chunk_of_addr(addr), mem.chunk_of_addr(end - 1) + 1)
     offline = np.flatnonzero(~mem.chunk_online[sl])
