@@ -231,8 +231,8 @@ def _chunks_at(m: Machine, addr: int, size: int) -> slice:
     end = addr + max(size, 1)
     seg = next((s for s in mem.segments if s.addr <= addr < s.addr + s.size), None)
     if seg is None or end > seg.addr + seg.size:
-        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not inside guest RAM (all of it in one range); allowed: "
-                          "online memory (lsmem shows it)")
+        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not inside guest RAM (all of it in one "
+                          "range); allowed: online memory (lsmem shows it)")
     sl = slice(mem.chunk_of_addr(addr), mem.chunk_of_addr(end - 1) + 1)
     offline = np.flatnonzero(~mem.chunk_online[sl])
     if len(offline):
@@ -287,8 +287,9 @@ def _alloc(m: Machine, a: dict) -> None:
     if at is not None:
         room = int((PAGES_PER_CHUNK - m.mem.used()[at]).sum())
         if room * PAGE_SIZE < a["size"]:
-            raise ActionError(f"alloc.addr: {a['addr']:#x}+{format_size(a['size'])} has only {format_size(room * PAGE_SIZE)} "
-                              "free (the kernel would allocate elsewhere); allowed: a range with that much free memory")
+            raise ActionError(f"alloc.addr: {a['addr']:#x}+{format_size(a['size'])} has only "
+                              f"{format_size(room * PAGE_SIZE)} free (the kernel would allocate elsewhere); allowed: "
+                              "a range with that much free memory")
     _node(m, "alloc", a["node"])
     m.guest.allocate(a["size"], PAGE_KINDS[a["kind"]], a["node"], a["placement"], at)
 

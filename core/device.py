@@ -161,8 +161,9 @@ class VirtioMemDevice:
         self.plugged_size += size if plug else -size
         if short:
             return Answer(Resp.ACK, note=f"the host can back only {format_size(self.host_memory)} of it: without "
-                                         "prealloc=on nothing checks that now, and the guest's first touch of a page "
-                                         "the host cannot supply gets the VM killed (SIGBUS on hugetlbfs; not modelled)")
+                                         "prealloc=on nothing checks that now, and the guest's first touch of a "
+                                         "page the host cannot supply gets the VM killed (SIGBUS on hugetlbfs; not "
+                                         "modelled)")
         return Answer(Resp.ACK)
 
     def block_states(self, first: int, count: int) -> np.ndarray:

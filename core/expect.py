@@ -443,7 +443,8 @@ def evaluate(expect: dict[str, Any], state: StepState) -> list[Check]:
             checks += _check_devices(wanted, state.machine)
         elif key in ("mirror", "no_mirror"):
             for name, frag in wanted.items():
-                check = _text_check("no_event" if key == "no_mirror" else key, frag, MIRRORS[name].render(state.machine))
+                text = MIRRORS[name].render(state.machine)
+                check = _text_check("no_event" if key == "no_mirror" else key, frag, text)
                 checks.append(Check(f"{key}.{name}", check.ok, check.expected, check.actual))
         else:
             checks.append(_compare(key, wanted, spec.read(state), spec.kind))

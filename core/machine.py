@@ -216,9 +216,10 @@ class Machine(EventSource):
             return
         over = dev.plugged_size - size
         check = ("with prealloc=on QEMU preallocates each PLUG and answers BUSY when it cannot" if dev.prealloc else
-                 "prealloc is off: PLUG requests are ACKed anyway, nothing checks it until the guest touches the memory")
-        self.emit(Kind.HOST, f"host: {dev.id}'s memory backend can hold at most {format_size(size)} (e.g. the free huge "
-                  f"pages of its hugetlbfs pool); {format_size(dev.plugged_size)} is plugged"
+                 "prealloc is off: PLUG requests are ACKed anyway, nothing checks it until the guest touches the "
+                 "memory")
+        self.emit(Kind.HOST, f"host: {dev.id}'s memory backend can hold at most {format_size(size)} (e.g. the free "
+                  f"huge pages of its hugetlbfs pool); {format_size(dev.plugged_size)} is plugged"
                   + (f", {format_size(over)} more than the host can back" if over > 0 else "") + f"; {check}",
                   device=dev.id, size=size)
 
@@ -248,12 +249,12 @@ class Machine(EventSource):
         reboots the VM, a system reset.
         """
         how = ("the panic" if self.guest.dead else "a kernel crash (echo c > /proc/sysrq-trigger)")
-        self.emit(Kind.GUEST, f"{how} starts the crash kernel (kdump, loaded with kexec -p into the memory reserved "
-                  "by crashkernel=): a kexec without a system reset, so every virtio-mem device keeps its plugged blocks "
-                  "(the crash kernel's probe resets the virtio device, which must not change them)")
+        self.emit(Kind.GUEST, f"{how} starts the crash kernel (kdump, loaded with kexec -p into the memory "
+                  "reserved by crashkernel=): a kexec without a system reset, so every virtio-mem device keeps its "
+                  "plugged blocks (the crash kernel's probe resets the virtio device, which must not change them)")
         boot = sum(r.size for r in boot_ranges(self.config, self.config.boot_per_node()))
-        self.emit(Kind.GUEST, f"vmcore: the old kernel's boot memory ({format_size(boot)} from the firmware map) is read "
-                  "without asking anyone; virtio-mem memory only through its driver")
+        self.emit(Kind.GUEST, f"vmcore: the old kernel's boot memory ({format_size(boot)} from the firmware map) is "
+                  "read without asking anyone; virtio-mem memory only through its driver")
         for drv in self.drivers:
             read_vmcore(self, drv)
         self.emit(Kind.GUEST, "the dump is saved; the crash kernel reboots the VM")
