@@ -109,6 +109,31 @@ def check_kexec(app, b, text):
     assert "kexec" in text
 
 
+def check_host_memory(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "host_memory" and dev(app).host_memory is None
+    assert "host_memory" in text
+
+
+def check_kdump(app, b, text):
+    assert app.session.machine.boot_count == b["boots"] + 1 and dev(app).plugged_size == 0
+    assert "kdump" in text
+
+
+def check_suspend(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "suspend" and dev(app).plugged_size == b["plugged"]
+    assert "suspend" in text
+
+
+def check_hibernate(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "hibernate" and dev(app).plugged_size == b["plugged"]
+    assert "hibernate" in text
+
+
+def check_state(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "state" and dev(app).plugged_size == b["plugged"]
+    assert "state" in text
+
+
 def check_alloc(app, b, text):
     assert app.session.machine.mem.mem_free == b["free"] - 100 * M
     assert "alloc size=100M" in text
@@ -297,6 +322,11 @@ CASES = {
     "time: advance…": Case("time: advance…", check_advance, typed=["enter"]),
     "time: retry": Case("time: retry", check_retry_refused),
     "lesson: note…": Case("lesson: note…", check_note, typed=list("hello") + ["space"] + list("class") + ["enter"]),
+    "host: host_memory": Case("host: host_memory", check_host_memory),
+    "guest: kdump": Case("guest: kdump", check_kdump, plugged_to("256M")),
+    "guest: suspend": Case("guest: suspend", check_suspend, plugged_to("256M")),
+    "guest: hibernate": Case("guest: hibernate", check_hibernate, plugged_to("256M")),
+    "guest: state": Case("guest: state", check_state, plugged_to("256M")),
     "ui: undo": Case("ui: undo", check_undo, plugged_to("256M")),
     "ui: redo": Case("ui: redo", check_redo, lambda s: (plugged_to("256M")(s), s.undo())),
     "ui: scrub back": Case("ui: scrub back", check_undo, plugged_to("256M")),
