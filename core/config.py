@@ -2,10 +2,11 @@
 parameters fix before the VM starts. Validated here, once, for every front end."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .onlining import AUTO_ONLINE_CHOICES, ONLINE_POLICIES
-from .units import GiB, KiB, MiB, format_size, is_power_of_two
+from .units import GiB, KiB, MiB, format_size, is_power_of_two, shown
 
 ARCHES = {
     # arch: (pageblock size, default memory block, usable-region extent, default device block, base page)
@@ -24,6 +25,8 @@ X86_TOP_HOLE = 32 * 4 * KiB
 # Managed memory the booted kernel already uses (slab, page tables, the initramfs, per-cpu data):
 # MemTotal - MemFree right after boot, 37-39 MiB on the recorded guests.
 DEFAULT_BOOT_KERNEL_USED = 38 * MiB
+MAX_SEED = (1 << 64) - 1
+_QEMU_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*", re.ASCII)   # QEMU's id_wellformed()
 
 
 class ConfigError(ValueError):
@@ -38,6 +41,8 @@ class DeviceConfig:
     block_size: int = 0            # 0 = the arch default (2M on x86-64)
     requested_size: int = 0
     addr: int | None = None        # None = placed by the machine
+    hugetlb_page_size: int = 0     # the memory backend's page size on hugetlbfs (2M, 1G); 0 = ordinary memory
+    prealloc: bool = False         # QEMU prealloc=on: back a block with host memory while processing its PLUG
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,11 @@ class MachineConfig:
         return ARCHES[self.arch][2]
 
     def device_block_size(self, dev: DeviceConfig) -> int:
-        return dev.block_size or ARCHES[self.arch][3]
+        """QEMU's default block-size: the host's THP size for ordinary memory, the page size of a
+        hugetlbfs backend (virtio_mem_default_block_size)."""
+        if dev.block_size:
+            return dev.block_size
+        return max(dev.hugetlb_page_size, MiB) if dev.hugetlb_page_size else ARCHES[self.arch][3]
 
     @property
     def page_size(self) -> int:
@@ -108,7 +117,9 @@ class MachineConfig:
             raise ConfigError(f"machine.memory_block_size: {format_size(mb)} is not allowed; use a power "
                               f"of two from {format_size(self.pageblock)} to 2G (x86-64 default 128M)")
         if not 1 <= self.nodes <= 8:
-            raise ConfigError(f"machine.nodes: {self.nodes} is not allowed; use 1 to 8")
+            raise ConfigError(f"machine.nodes: {shown(self.nodes)} is not allowed; use 1 to 8")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"machine.seed: {shown(self.seed)} is not allowed; allowed: 0 to 2^64-1")
         if self.node_memory:
             if len(self.node_memory) != self.nodes or sum(self.node_memory) != self.boot_memory \
                     or any(n <= 0 or n % self.pageblock for n in self.node_memory):
@@ -149,14 +160,24 @@ class MachineConfig:
         ids = set()
         for i, d in enumerate(self.devices):
             where = f"devices[{i}] ({d.id})"
+            if not _QEMU_ID.fullmatch(d.id):
+                raise ConfigError(f"devices[{i}].id: {shown(d.id)} is not a QEMU id; allowed: a letter, then "
+                                  "letters, digits, '-', '.' or '_' (e.g. vmem0)")
             if d.id in ids:
                 raise ConfigError(f"{where}.id: {d.id!r} is used twice; device ids must be unique")
             ids.add(d.id)
             if not 0 <= d.node < self.nodes:
                 raise ConfigError(f"{where}.node: {d.node} does not exist; allowed: 0 to {self.nodes - 1}")
+            hp = d.hugetlb_page_size
+            if hp and (not is_power_of_two(hp) or hp < 64 * KiB or hp > 16 * GiB):
+                raise ConfigError(f"{where}.hugetlb_page_size: {format_size(hp)} is not allowed; 0 (ordinary memory) "
+                                  "or a huge page size of the host: a power of two from 64K to 16G (x86-64: 2M, 1G)")
             bs = self.device_block_size(d)
             if not is_power_of_two(bs) or bs < MiB:
                 raise ConfigError(f"{where}.block_size: {format_size(bs)} is not allowed; a power of two >= 1M")
+            if bs < hp:
+                raise ConfigError(f"{where}.block_size: {format_size(bs)} is smaller than the backend's huge page "
+                                  f"({format_size(hp)}); QEMU: 'block-size' has to be at least the page size")
             unit = max(bs, mb)
             if d.region_size < unit or d.region_size % bs:
                 raise ConfigError(f"{where}.region_size: {format_size(d.region_size)} must be a multiple of block_size "

@@ -12,12 +12,17 @@ import numpy as np
 
 from .boot import EventSource, boot_guest, boot_memory, boot_ranges
 from .config import ConfigError, MachineConfig
-from .device import Req, VirtioMemDevice
-from .driver import Driver
+from .device import Answer, BlockState, Req, Resp, VirtioMemDevice
+from .driver import REQUEST_SECONDS, Driver
 from .driver_bbm import BbmDriver
 from .driver_sbm import SbmDriver
 from .events import Kind
+from .kdump import read_vmcore
+from .retries import IdenticalRetries
 from .units import GiB, align_up, format_size
+
+# Linux's MAX_PHYSMEM_BITS is at most 52 (x86-64 with 5-level paging, arm64 with LPA2).
+MAX_PHYS_ADDR = 1 << 52
 
 
 @dataclass
@@ -35,10 +40,41 @@ class Metrics:
     blocks: dict[str, int] = field(default_factory=dict)
 
 
+def device_addrs(cfg: MachineConfig) -> tuple[int, ...]:
+    """Where each device's region starts: its ``addr``, or right after the previous region (the
+    first from 4G, above boot memory), aligned to max(1G, block sizes). ConfigError names a region
+    that overlaps boot memory or another region, or ends above what Linux can address."""
+    ranges = boot_ranges(cfg, cfg.boot_per_node())
+    boot_end = max(align_up(r.addr + r.size, cfg.mb_size) for r in ranges)
+    base = align_up(max(4 * GiB, boot_end), GiB)
+    addrs: list[int] = []
+    for i, d in enumerate(cfg.devices):
+        where = f"devices[{i}] ({d.id}).addr"
+        align = max(GiB, cfg.device_block_size(d), cfg.mb_size)
+        addr = d.addr if d.addr is not None else align_up(base, align)
+        for a, other in zip(addrs, cfg.devices):
+            if addr < a + other.region_size and a < addr + d.region_size:
+                raise ConfigError(f"{where}: region {addr:#x}+{format_size(d.region_size)} overlaps {other.id}'s "
+                                  f"region {a:#x}+{format_size(other.region_size)}")
+        if any(addr < align_up(r.addr + r.size, cfg.mb_size) and r.addr < addr + d.region_size for r in ranges):
+            raise ConfigError(f"{where}: {addr:#x} overlaps boot memory; allowed: from {boot_end:#x} "
+                              f"({format_size(boot_end)}) up")
+        if addr + d.region_size > MAX_PHYS_ADDR:
+            raise ConfigError(f"{where}: region {addr:#x}+{format_size(d.region_size)} ends above 4P (2^52), the "
+                              "largest physical address Linux supports (MAX_PHYSMEM_BITS 52)")
+        addrs.append(addr)
+        base = addr + d.region_size
+    return tuple(addrs)
+
+
+SLEEP_REFUSED = "aborted by the guest kernel"
+
+
 class Machine(EventSource):
     """A VM with boot memory and one or more virtio-mem devices."""
 
     MAX_SETTLE_STEPS = 10_000_000
+    carry_forward_retries = True     # False: fire every retry one by one (the reference in tests)
 
     def __init__(self, config: MachineConfig):
         config.validate()
@@ -52,26 +88,9 @@ class Machine(EventSource):
     # ----- construction -----------------------------------------------------------------
     def _make_devices(self) -> list[VirtioMemDevice]:
         cfg = self.config
-        ranges = boot_ranges(cfg, cfg.boot_per_node())
-        boot_end = max(align_up(r.addr + r.size, cfg.mb_size) for r in ranges)
-        base = align_up(max(4 * GiB, boot_end), GiB)
-        devices = []
-        used: list[tuple[int, int]] = []
-        for d in cfg.devices:
-            bs = cfg.device_block_size(d)
-            align = max(GiB, bs, cfg.mb_size)
-            addr = d.addr if d.addr is not None else align_up(base, align)
-            for a, s in used:
-                if addr < a + s and a < addr + d.region_size:
-                    raise ConfigError(f"devices ({d.id}).addr: region {addr:#x}+{format_size(d.region_size)} "
-                                      "overlaps another device")
-            if any(addr < align_up(r.addr + r.size, cfg.mb_size) and r.addr < addr + d.region_size for r in ranges):
-                raise ConfigError(f"devices ({d.id}).addr: {addr:#x} overlaps boot memory")
-            used.append((addr, d.region_size))
-            base = addr + d.region_size
-            devices.append(VirtioMemDevice(d.id, addr, d.region_size, bs, d.node, d.requested_size,
-                                           cfg.usable_extent))
-        return devices
+        return [VirtioMemDevice(d.id, addr, d.region_size, cfg.device_block_size(d), d.node, d.requested_size,
+                                cfg.usable_extent, d.prealloc)
+                for d, addr in zip(cfg.devices, device_addrs(cfg))]
 
     def _boot(self) -> None:
         """Build guest memory as a freshly booted kernel sees it, then probe the drivers."""
@@ -132,17 +151,29 @@ class Machine(EventSource):
         return min(times) if times else None
 
     def advance(self, seconds: float) -> None:
-        """Let simulated time pass; retry timers that expire fire and their runs settle."""
+        """Let simulated time pass; retry timers that expire fire and their runs settle.
+
+        A firing that leaves the machine exactly as it found it (a retry that gets BUSY again at
+        the capped backoff) is not run again: ``core.retries`` carries the clock, the timers and
+        the counters forward exactly as firing one by one would, and summarises the repeated
+        events, so a year of retries costs a few runs instead of ~105,000.
+        """
         target = self.clock.t + seconds
+        repeats = IdenticalRetries(self, target) if self.carry_forward_retries else None
         while True:
             t = self.next_timer()
             if t is None or t > target or self.guest.dead:
                 break
+            if repeats is not None and repeats.carry_forward():
+                continue
+            watch = repeats.watch(t) if repeats is not None else None
             self.clock.t = max(self.clock.t, t)
             for drv in self.drivers:
                 if drv.timer_at is not None and drv.timer_at <= self.clock.t:
                     drv.timer_fired()
             self.settle()
+            if repeats is not None:
+                repeats.seen(watch, t)
         self.clock.t = max(self.clock.t, target)
 
     def busy(self) -> bool:
@@ -169,8 +200,28 @@ class Machine(EventSource):
     def set_migration(self, on: bool) -> None:
         for dev in self.devices:
             dev.migrating = on
-        self.emit(Kind.HOST, "host: live migration started; the devices answer BUSY to plug/unplug requests"
+        plugged = sum(d.plugged_size for d in self.devices)
+        region = sum(d.region_size for d in self.devices)
+        self.emit(Kind.HOST, "host: live migration started; the devices answer BUSY to plug/unplug requests, and QEMU "
+                  f"sends only plugged blocks ({format_size(plugged)} of the {format_size(region)} device memory): "
+                  "unplugged ones are skipped (RamDiscardManager, ramblock_dirty_bitmap_clear_discarded_pages)"
                   if on else "host: migration finished; requests are processed again")
+
+    def set_host_memory(self, index: int, size: int | None) -> None:
+        """How much memory the host can back for a device's plugged blocks (None: no limit)."""
+        dev = self.devices[index]
+        dev.host_memory = size
+        if size is None:
+            self.emit(Kind.HOST, f"host: {dev.id}'s memory backend may grow again without a limit", device=dev.id)
+            return
+        over = dev.plugged_size - size
+        check = ("with prealloc=on QEMU preallocates each PLUG and answers BUSY when it cannot" if dev.prealloc else
+                 "prealloc is off: PLUG requests are ACKed anyway, nothing checks it until the guest touches the "
+                 "memory")
+        self.emit(Kind.HOST, f"host: {dev.id}'s memory backend can hold at most {format_size(size)} (e.g. the free "
+                  f"huge pages of its hugetlbfs pool); {format_size(dev.plugged_size)} is plugged"
+                  + (f", {format_size(over)} more than the host can back" if over > 0 else "") + f"; {check}",
+                  device=dev.id, size=size)
 
     def reboot(self, reset_devices: bool) -> None:
         """System reset (devices unplug everything) or kexec (no system reset: devices keep their blocks)."""
@@ -188,6 +239,60 @@ class Machine(EventSource):
         events, self.pending = self.pending, []
         self._boot()
         self.pending = events + self.pending
+
+    def kdump(self) -> None:
+        """The guest kernel crashes (or has panicked) and kdump dumps it; then the VM reboots.
+
+        The crash kernel starts from memory reserved at boot (crashkernel=), a kexec without a
+        system reset: the devices keep their plugged blocks. Its virtio-mem driver answers
+        /proc/vmcore's questions with STATE requests (``core.kdump``); afterwards the crash kernel
+        reboots the VM, a system reset.
+        """
+        how = ("the panic" if self.guest.dead else "a kernel crash (echo c > /proc/sysrq-trigger)")
+        self.emit(Kind.GUEST, f"{how} starts the crash kernel (kdump, loaded with kexec -p into the memory "
+                  "reserved by crashkernel=): a kexec without a system reset, so every virtio-mem device keeps its "
+                  "plugged blocks (the crash kernel's probe resets the virtio device, which must not change them)")
+        boot = sum(r.size for r in boot_ranges(self.config, self.config.boot_per_node()))
+        self.emit(Kind.GUEST, f"vmcore: the old kernel's boot memory ({format_size(boot)} from the firmware map) is "
+                  "read without asking anyone; virtio-mem memory only through its driver")
+        for drv in self.drivers:
+            read_vmcore(self, drv)
+        self.emit(Kind.GUEST, "the dump is saved; the crash kernel reboots the VM")
+        self.reboot(reset_devices=True)
+
+    def suspend(self, state: str) -> None:
+        """echo STATE > /sys/power/state (freeze = suspend-to-idle, mem = suspend-to-RAM, disk = hibernation).
+
+        Linux 6.1's virtio_mem_freeze() refuses every system sleep with -EPERM ("When restarting the
+        VM, all memory is usually unplugged"), whether or not anything is plugged; the PM core then
+        resumes what it had suspended and the write fails. Nothing changes.
+        """
+        what = {"freeze": "suspend-to-idle (s2idle)", "mem": "suspend-to-RAM", "disk": "hibernation"}[state]
+        self.emit(Kind.GUEST, f"echo {state} > /sys/power/state: {what}; user space is frozen and the PM core calls "
+                  "every driver's " + ("freeze" if state == "disk" else "suspend") + " callback")
+        for dev in self.devices:
+            self.emit(Kind.DRIVER, f"virtio_mem {dev.id}: \"save/restore not supported.\" virtio_mem_freeze() returns "
+                      f"-EPERM (Linux 6.1 refuses every system sleep while the driver is bound, even with "
+                      f"{format_size(dev.plugged_size)} plugged" + (": nothing to lose" if not dev.plugged_size else "")
+                      + "); the device keeps its plugged blocks", device=dev.id)
+        self.emit(Kind.GUEST, f"{what} {SLEEP_REFUSED}: the devices already suspended are resumed, user space thaws, "
+                  "and the write fails with EPERM (Operation not permitted); the guest keeps running, nothing changed")
+
+    def state_request(self, index: int, addr: int, nb_blocks: int) -> Answer:
+        """The guest asks the device about device blocks with one STATE request (nothing changes)."""
+        dev = self.devices[index]
+        ans = dev.request(Req.STATE, addr, nb_blocks)
+        first = dev.first_block(addr)
+        span = f"device block {first}" if nb_blocks == 1 else f"device blocks {first}-{first + nb_blocks - 1}"
+        state = BlockState(ans.state).name if ans.state is not None else ""
+        meaning = {"PLUGGED": "every block of the range is plugged", "UNPLUGGED": "no block of the range is plugged",
+                   "MIXED": "some blocks of the range are plugged, some not"}
+        text = (f"STATE {span} ({format_size(nb_blocks * dev.block_size)} at {addr:#x}) -> "
+                + (f"ACK: {state}: {meaning[state]}" if ans.resp == Resp.ACK else f"ERROR: {ans.reason}"))
+        self.clock.t += REQUEST_SECONDS
+        self.emit(Kind.REQUEST, text, device=dev.id, addr=addr, size=nb_blocks * dev.block_size, request="STATE",
+                  response=ans.resp.name, memory_block=addr // self.mem.mb_size, state=state)
+        return ans
 
     def inject_request(self, index: int, kind: str) -> None:
         """A buggy driver sends a request the spec forbids; the device answers ERROR."""

@@ -56,7 +56,7 @@ def _as_list(raw) -> list:
 def block_prediction(prediction: str, raw, checks: list[expect.Check]) -> bool:
     """"Which memory block ...?": right if the student names the step's block(s) and they check out."""
     ids = sorted(b["id"] for b in _as_list(raw))
-    said = sorted(int(n) for n in re.findall(r"\d{1,9}", prediction))
+    said = sorted(expect.numbers_in(prediction))
     return said == ids and all(c.ok for c in checks if c.key.startswith("block "))
 
 
