@@ -265,7 +265,6 @@ def test_change_round_trips_through_a_trace():
         trace_io.change_from_dict({"action": "settle", "settle_steps": -1})
 
 
-<<<<<<< HEAD
 def test_own_changes_counts_the_users_changes_after_the_last_lesson_step():
     s = Session(default())
     assert s.own_changes == 0
@@ -280,10 +279,10 @@ def test_own_changes_counts_the_users_changes_after_the_last_lesson_step():
     s.undo()
     s.undo()
     assert s.own_changes == 0 and s.cursor == 1
-=======
+
+
 def test_resume_wraps_an_existing_sandbox_without_booting_again():
     s = Session(default())
     s.play_lesson_step()
     resumed = Session.resume(s.scenario, s.sandbox)
     assert resumed.sandbox is s.sandbox and resumed.cursor == 1 and resumed.next_lesson_step() is s.scenario.steps[1]
->>>>>>> main

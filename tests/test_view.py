@@ -32,7 +32,6 @@ def test_status_bar_marks_the_numbers_the_last_change_moved():
     assert not any(i.changed for i in items.values())
 
 
-<<<<<<< HEAD
 def test_compare_maps_are_the_comparison_and_a_picture_per_technique_and_step():
     from vmemlab.core.compare import compare_session
     s = Session()
@@ -45,7 +44,8 @@ def test_compare_maps_are_the_comparison_and_a_picture_per_technique_and_step():
     assert usable["virtio_mem"][1] > usable["virtio_mem"][0] > 0         # plugged 1 GiB: more usable rows
     assert (maps["balloon"][:, 0] != view.Guest.ABSENT).all()          # the balloon VM boots with it all
     assert usable["balloon"][4] < usable["virtio_mem"][4]              # a thin balloon spoils many chunks
-=======
+
+
 def test_a_group_shows_the_mark_of_the_blocks_it_shows():
     import numpy as np
 
@@ -58,4 +58,3 @@ def test_a_group_shows_the_mark_of_the_blocks_it_shows():
     marks[0] = view.Mark.PLUGGED
     assert view.aggregate_marks(cells, marks, per).tolist() == [view.Mark.PLUGGED, view.Mark.REMOVED]
     assert view.aggregate_marks(cells, marks, 1) is marks
->>>>>>> main

@@ -244,9 +244,5 @@ def create_app(scenario: Scenario | None = None, query: dict | None = None, name
         state.play_lesson_step(ask_first=False)          # its questions stay open: see LessonPanel
     state.message = notice
     state.scheduler = page_scheduler()
-    location = pn.state.location if doc is not None else None
-    if location is not None:                    # the fragment reaches Python once the page loaded
-        location.param.watch(lambda e: app.open_link(e.new), "hash")
-        if location.hash:
-            app.open_link(location.hash)
+    app.keys.on_fragment(app.open_link)         # the fragment reaches Python once the page loaded
     return app

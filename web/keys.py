@@ -1,11 +1,13 @@
 """Keyboard shortcuts and their help overlay, for a teacher at a projector (and a clicker: those
-send PageDown/PageUp and the arrow keys).
+send PageDown/PageUp and the arrow keys); and the page's URL fragment.
 
 A script that runs when the page's document is ready (Bokeh's ``document_ready``, so it runs
 under ``vmemlab serve`` and in the static site alike, with no extra component) listens to key
-presses outside text fields and writes each one, with the window's height, into a hidden text
-input that Python watches (``Keys.report``); the page maps keys to actions (``SHORTCUTS``). ``?``
-opens an overlay listing them, in the browser alone.
+presses outside text fields and writes each one, with the window's height and the URL fragment
+(a ``#session=`` link), into a hidden text input that Python watches (``Keys._report``); the page
+maps keys to actions (``SHORTCUTS``). ``?`` opens an overlay listing them, in the browser alone.
+The fragment is reported on load and whenever it changes (Panel's own URL synchronisation is
+off under ``vmemlab serve``: it crashed on odd query strings).
 """
 from __future__ import annotations
 
@@ -58,8 +60,11 @@ if (!window.vmKeys) {
   window.vmKeys.toggle = () => { overlay.style.display = overlay.style.display == 'none' ? 'flex' : 'none'; };
   const report = (key) => {
     window.vmKeys.count += 1;
-    window.vmKeysSink.value = JSON.stringify({n: window.vmKeys.count, key: key, height: window.innerHeight});
+    window.vmKeysSink.value = JSON.stringify({n: window.vmKeys.count, key: key, height: window.innerHeight,
+                                              hash: window.location.hash});
   };
+  window.vmKeys.report = report;
+  window.addEventListener('hashchange', () => report(''));
   document.addEventListener('keydown', (e) => {
     const t = e.composedPath()[0];
     if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) return;
@@ -72,7 +77,7 @@ if (!window.vmKeys) {
   });
   window.addEventListener('resize', () => report(''));
 }
-window.vmKeysSink.value = JSON.stringify({n: 0, key: '', height: window.innerHeight});
+window.vmKeys.report('');
 """
 
 
@@ -83,7 +88,9 @@ class Keys:
         self.sink = TextInput(visible=False, name="vm-keys", value="")
         self.pane = pn.pane.Bokeh(self.sink, visible=False, width=0, height=0, margin=0)
         self.screen_height = 800
+        self.fragment = ""
         self._callbacks = []
+        self._fragment_callbacks = []
         self.sink.on_change("value", lambda _attr, _old, new: self._report(new))
         self.help_button = pn.widgets.Button(label="?", width=40, css_classes=["vm-help-button"],
                                              description=None)
@@ -97,14 +104,22 @@ class Keys:
     def on_key(self, callback) -> None:
         self._callbacks.append(callback)
 
+    def on_fragment(self, callback) -> None:
+        """Call ``callback(fragment)`` with the URL fragment on load and whenever it changes."""
+        self._fragment_callbacks.append(callback)
+
     def _report(self, raw: str) -> None:
         try:
             data = json.loads(raw)
-            key, height = str(data.get("key", "")), int(data.get("height", 0))
+            key, height, fragment = str(data.get("key", "")), int(data.get("height", 0)), data.get("hash", "")
         except (ValueError, TypeError, AttributeError):
             return                                  # not ours: ignore, as for an unknown key
         if 200 <= height <= 20000:
             self.screen_height = height
+        if isinstance(fragment, str) and fragment != self.fragment:
+            self.fragment = fragment
+            for cb in self._fragment_callbacks:
+                cb(fragment)
         action = SHORTCUTS.get(key, ("", ""))[0]
         for cb in self._callbacks:
             cb(action)
