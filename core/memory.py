@@ -24,6 +24,7 @@ from math import isqrt
 
 import numpy as np
 
+from .free_space import FreeSpace
 from .units import PAGE_SIZE, PAGEBLOCK_SIZE
 
 CHUNK_SIZE = PAGEBLOCK_SIZE
@@ -117,6 +118,34 @@ class Watermarks:
         return {"min": self.min, "low": self.low, "high": self.high}[which]
 
 
+class BlockIndex:
+    """sysfs memory block number -> model index, a read-only mapping over the sorted ``mb_phys``
+    (a dict of every block would cost ~70 MB at 64 TiB)."""
+
+    __slots__ = ("_phys",)
+
+    def __init__(self, mb_phys: np.ndarray):
+        self._phys = mb_phys
+
+    def get(self, sysfs_id: int, default: int | None = None) -> int | None:
+        if not len(self._phys) or not int(self._phys[0]) <= sysfs_id <= int(self._phys[-1]):
+            return default
+        i = int(np.searchsorted(self._phys, sysfs_id))
+        return i if int(self._phys[i]) == sysfs_id else default
+
+    def __getitem__(self, sysfs_id: int) -> int:
+        i = self.get(sysfs_id)
+        if i is None:
+            raise KeyError(sysfs_id)
+        return i
+
+    def __contains__(self, sysfs_id: object) -> bool:
+        return isinstance(sysfs_id, (int, np.integer)) and self.get(int(sysfs_id)) is not None
+
+    def __len__(self) -> int:
+        return len(self._phys)
+
+
 class GuestMemory:
     """All guest RAM of one VM: boot memory plus every virtio-mem region."""
 
@@ -161,7 +190,7 @@ class GuestMemory:
         self.plugged = np.zeros(self.n_chunks, dtype=bool)
         self.chunk_online = np.zeros(self.n_chunks, dtype=bool)
         self.chunk_zone = np.zeros(self.n_chunks, dtype=np.uint8)
-        self.chunk_node = np.repeat(self.mb_node, self.chunks_per_mb)
+        self.chunk_node = np.repeat(self.mb_node.astype(np.uint8), self.chunks_per_mb)   # at most 8 nodes
         self.pages = np.zeros((len(Page), self.n_chunks), dtype=np.uint16)
         self.pins = np.zeros(self.n_chunks, dtype=np.uint8)
         self.used_total = [0] * len(Page)
@@ -175,8 +204,8 @@ class GuestMemory:
         self._zone_version = 0
         self._wm: tuple[int, Watermarks | None] = (-1, None)
         self.memmap_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._hint: dict[tuple[int, int], int] = {}
-        self.phys_to_mb = {int(p): i for i, p in enumerate(self.mb_phys)}
+        self.space = FreeSpace()
+        self.phys_to_mb = BlockIndex(self.mb_phys)
         self.span: dict[tuple[int, int], list[int]] = {}
         self.zone_present: dict[tuple[int, int], int] = {}
         self.dev_present: dict[tuple[int, bool], int] = {}
@@ -370,6 +399,7 @@ class GuestMemory:
                 self.zone_used[node, int(zone)] += used
             self.chunk_zone[c] = zone
         self._zone_version += 1
+        self.space.freed(self, sl)
 
     # ----- memory block life cycle ------------------------------------------------------
     def add_block(self, mb: int) -> bool:
@@ -382,8 +412,7 @@ class GuestMemory:
         where = self._whole_free_chunks(need, node, None) if self._surely_available(node, need) else None
         if where is None:
             limits = self.available(Zone.NORMAL, "min")
-            where = self._whole_free_chunks(need, node, limits) or \
-                self._find_packed(need, KERNEL_ZONES, node, limits, whole_chunks_first=True)
+            where = self._whole_free_chunks(need, node, limits) or self._whole_first(need, node, limits)
         if where is None:
             return False
         idx, cnt = where
@@ -414,7 +443,7 @@ class GuestMemory:
         if n:
             self.zone_managed[int(self.chunk_node[sl.start]), int(zone)] += n * PAGES_PER_CHUNK
             self._zone_version += 1
-        self._touch(sl.start)
+        self.space.freed(self, sl)
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
         """Can offline_pages() succeed? Unmovable pages fail at once (-EBUSY)."""
@@ -520,7 +549,7 @@ class GuestMemory:
         self.chunk_zone[sl] = self.mb_zone[mb]
         self.managed_pages += int(newly.sum()) * PAGES_PER_CHUNK
         self._managed_change(sl, newly, +1)
-        self._touch(sl.start)
+        self.space.freed(self, sl)
 
     # ----- migration --------------------------------------------------------------------
     def migrate_out(self, sl: slice) -> FakeOfflineResult:
@@ -532,33 +561,29 @@ class GuestMemory:
         migrated before the targets ran out stay where they went (as in the kernel).
         """
         self.version += 1
-        mov = self.pages[Page.ANON:, sl]
-        total = int(mov.sum(dtype=np.int64))
+        total = int(self.pages[Page.ANON:, sl].sum())
         if total == 0:
             return FakeOfflineResult(True)
         node = int(self.chunk_node[sl.start])
         src_zone = int(self.chunk_zone[sl.start])
         cls = Zone.MOVABLE if src_zone == Zone.MOVABLE else Zone.NORMAL
-        limits = self.available(cls, "min")
-        iso_free = int(self.free_pages(sl).sum())
-        limits[node, src_zone] = max(0, int(limits[node, src_zone]) - iso_free)
-        exclude = self.chunk_online[sl].copy()
-        self.chunk_online[sl] = False  # isolate the range so nothing lands back in it
-        try:
-            where = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, partial=True)
-        finally:
-            self.chunk_online[sl] = exclude
-        idx, cnt = where if where is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        online = self.chunk_online[sl]
+        iso_free = int(np.count_nonzero(online)) * PAGES_PER_CHUNK - int(self.pages[:, sl][:, online].sum())
+        limits = self._migration_limits(cls, node, src_zone, iso_free, total)
+        idx, cnt = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, exclude=sl)
         moved_total = 0
         for kind in MOVABLE:
-            src = self.pages[kind, sl].astype(np.int64)
-            n = min(int(src.sum()), int(cnt.sum()))
+            src = self.pages[kind, sl]
+            held = int(src.sum())
+            room = int(cnt.sum())
+            n = min(held, room)
             if n <= 0:
                 continue
-            take = np.clip(n - np.concatenate(([0], np.cumsum(src)[:-1])), 0, src)   # lowest addresses first
+            src = src.astype(np.int64)
+            take = src if n == held else np.clip(n - (np.cumsum(src) - src), 0, src)   # lowest addresses first
             nz = np.flatnonzero(take)
             self.add_pages(kind, nz + sl.start, -take[nz])
-            put = np.clip(n - np.concatenate(([0], np.cumsum(cnt)[:-1])), 0, cnt)
+            put = cnt if n == room else np.clip(n - (np.cumsum(cnt) - cnt), 0, cnt)
             nzt = np.flatnonzero(put)
             self.add_pages(kind, idx[nzt], put[nzt])
             cnt = cnt - put
@@ -569,47 +594,56 @@ class GuestMemory:
                                      "memory is too full)", migrated=moved_total)
         return FakeOfflineResult(True, migrated=total)
 
+    def _migration_limits(self, cls: Zone, node: int, src_zone: int, iso_free: int, need: int) -> np.ndarray:
+        """Pages each (node, zone) may give to a migration (above min, minus the isolated range's
+        own free pages). When the first zone the migration tries is so far above any possible
+        min watermark that ``need`` surely fits, the other zones are never asked and the
+        watermarks need not be computed (a busy drain asks this once per subblock)."""
+        first = int(CLASS_ZONELIST[cls][0])
+        lower = (int(self.zone_managed[node, first]) - int(self.zone_used[node, first]) - int(self.pcp[node, first])
+                 - MAX_MIN_PAGES - (iso_free if first == src_zone else 0))
+        if lower >= need:
+            limits = np.zeros_like(self.zone_managed)
+            limits[node, first] = need
+            return limits
+        limits = self.available(cls, "min")
+        limits[node, src_zone] = max(0, int(limits[node, src_zone]) - iso_free)
+        return limits
+
     # ----- allocation -------------------------------------------------------------------
     def add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
         """Add (or with negative counts remove) pages of ``kind`` at chunks ``idx`` (unique)."""
         self.version += 1
         table = self.zone_managed if kind == Page.RESERVED else self.zone_used
         sign = -1 if kind == Page.RESERVED else 1
+        if kind == Page.RESERVED:
+            self._zone_version += 1
         if len(idx) == 1:
             c, n = int(idx[0]), int(cnt[0])
             self.pages[kind, c] = int(self.pages[kind, c]) + n
             self.used_total[kind] += n
             if self.chunk_online[c]:
                 table[int(self.chunk_node[c]), int(self.chunk_zone[c])] += sign * n
-            if kind == Page.RESERVED:
-                self._zone_version += 1
             if n < 0:
-                self._touch(c)
+                self.space.freed(self, c)
             return
-        self.pages[kind, idx] = (self.pages[kind, idx].astype(np.int64) + cnt).astype(np.uint16)
-        self.used_total[kind] += int(np.sum(cnt))
+        cnt = np.asarray(cnt)
+        self.pages[kind, idx] = self.pages[kind, idx] + cnt
+        self.used_total[kind] += int(cnt.sum())
         on = self.chunk_online[idx]
         if on.all():
-            self._zone_add(table, idx, cnt if sign > 0 else -np.asarray(cnt))
+            self._zone_add(table, idx, cnt if sign > 0 else -cnt)
         elif on.any():
-            self._zone_add(table, idx[on], sign * np.asarray(cnt)[on])
-        if kind == Page.RESERVED:
-            self._zone_version += 1
-        if len(idx):
-            self._touch(int(idx.min()))
-
-    def _touch(self, chunk: int) -> None:
-        """Free space appeared at ``chunk``: packed searches must look from there again."""
-        for key, hint in self._hint.items():
-            if chunk < hint:
-                self._hint[key] = chunk
+            self._zone_add(table, idx[on], sign * cnt[on])
+        if len(idx) and cnt.min() < 0:
+            self.space.freed(self, idx[cnt < 0])
 
     def _whole_free_chunks(self, need: int, node: int,
                            limits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """Fast path for the memmap: whole free 2 MiB chunks (the vmemmap is mapped with PMDs,
         so the kernel asks for order-9 pages first), lowest address first, Normal before DMA32,
-        within the zone's watermark. Only the zone's span is searched, in windows, from a hint
-        that frees move back."""
+        within the zone's watermark. Only the zone's span is searched, from its first-fit
+        pointer (``FreeSpace.whole``)."""
         if need % PAGES_PER_CHUNK:
             return None
         want = need // PAGES_PER_CHUNK
@@ -617,88 +651,63 @@ class GuestMemory:
             span = self.span.get((node, zone))
             if not span or (limits is not None and limits[node, zone] < need):
                 continue
-            key = (node, -zone)
-            start = max(self._hint.get(key, 0), span[0] * self.chunks_per_mb)
-            end = (span[1] + 1) * self.chunks_per_mb
-            if want == 1 and start < end and self.chunk_online[start] and int(self.chunk_zone[start]) == zone \
-                    and int(self.chunk_node[start]) == node and not self.pages[:, start].any():
-                self._hint[key] = start + 1
-                return np.array([start]), np.array([PAGES_PER_CHUNK])
-            found: list[np.ndarray] = []
-            have = 0
-            while start < end and have < want:
-                sl = slice(start, min(end, start + 256))
-                ok = (self.chunk_online[sl] & (self.chunk_zone[sl] == zone) & (self.chunk_node[sl] == node)
-                      & ~self.pages[:, sl].any(axis=0))
-                idx = np.flatnonzero(ok)
-                if not found and not len(idx):
-                    self._hint[key] = sl.stop
-                if len(idx):
-                    found.append(idx[:want - have] + start)
-                    have += len(found[-1])
-                start = sl.stop
-            if have == want:
-                idx = np.concatenate(found)
-                self._hint[key] = int(idx[-1]) + 1   # everything scanned before it is taken or not whole-free
+            idx = self.space.whole_chunks(self, node, zone, span, want)
+            if len(idx):
                 return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
         return None
 
     def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
         return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
 
-    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None = None,
-                     whole_chunks_first: bool = False, partial: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray,
+                     exclude: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Lowest-addressed free pages, zone by zone in fallback order, own node first, at most
-        ``limits[node, zone]`` pages per zone. None if ``need`` cannot be met (unless ``partial``)."""
+        ``limits[node, zone]`` pages per zone, never in ``exclude``; fewer if that is all there is."""
+        empty = np.zeros(0, np.int64)
         if need <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        nodes = [node] + sorted({int(s.node) for s in self.segments} - {node})
-        idx_parts, cnt_parts, left = [], [], need
-        hints: dict[tuple[int, int], int] = {}
-        for nd in nodes:
+            return empty, empty
+        idx_parts: list[np.ndarray] = []
+        cnt_parts: list[np.ndarray] = []
+        left = need
+        for nd in self._node_order(node):
             for zone in map(int, zones):
-                key = (nd, zone)
-                zleft = left if limits is None else min(left, int(limits[nd, zone]))
-                start = self._hint.get(key, 0)
-                window = 4096
-                got_here = 0
-                while zleft > 0 and start < self.n_chunks:
-                    sl = slice(start, min(self.n_chunks, start + window))
-                    ok = (self.chunk_online[sl] & (self.chunk_zone[sl] == zone)
-                          & (self.chunk_node[sl] == nd))
-                    free = np.where(ok, PAGES_PER_CHUNK - self.used(sl), 0)
-                    cand = np.flatnonzero(free)
-                    if whole_chunks_first and zleft >= PAGES_PER_CHUNK:
-                        full = cand[free[cand] == PAGES_PER_CHUNK]
-                        if len(full):
-                            cand = np.concatenate((full, cand[free[cand] < PAGES_PER_CHUNK]))
-                    if len(cand):
-                        f = free[cand]
-                        cum = np.cumsum(f)
-                        k = int(np.searchsorted(cum, zleft)) + 1
-                        take = f[:k].copy()
-                        if cum[min(k, len(cum)) - 1] > zleft:
-                            take[-1] -= cum[k - 1] - zleft
-                        idx_parts.append(cand[:k] + start)
-                        cnt_parts.append(take)
-                        n = int(take.sum())
-                        zleft -= n
-                        got_here += n
-                        if not whole_chunks_first:
-                            hints[key] = start + int(cand[0])
-                    if zleft > 0:
-                        start = sl.stop
-                left -= got_here
+                zleft = min(left, int(limits[nd, zone]))
+                if zleft <= 0:
+                    continue
+                idxs, cnts, got = self.space.take_lowest(self, nd, zone, zleft, exclude)
+                idx_parts += idxs
+                cnt_parts += cnts
+                left -= got
                 if left <= 0:
                     break
             if left <= 0:
                 break
-        if left > 0 and not partial:
-            return None
-        self._hint.update(hints)
         if not idx_parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(idx_parts), np.concatenate(cnt_parts).astype(np.int64)
+            return empty, empty
+        if len(idx_parts) == 1:
+            return idx_parts[0], cnt_parts[0]
+        return np.concatenate(idx_parts), np.concatenate(cnt_parts)
+
+    def _whole_first(self, need: int, node: int, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The memmap when too few whole free chunks are left: per kernel zone in fallback order,
+        own node first, whole free chunks first, then partly free ones; None if ``need`` does not fit."""
+        idx_parts, cnt_parts, left = [], [], need
+        for nd in self._node_order(node):
+            for zone in map(int, KERNEL_ZONES):
+                zleft = min(left, int(limits[nd, zone]))
+                if zleft <= 0:
+                    continue
+                idx, cnt = self.space.whole_first(self, nd, zone, zleft)
+                idx_parts.append(idx)
+                cnt_parts.append(cnt)
+                left -= int(cnt.sum())
+                if left <= 0:
+                    return np.concatenate(idx_parts), np.concatenate(cnt_parts)
+        return None
+
+    def _node_order(self, node: int) -> list[int]:
+        """Own node first, then the others by number (the zonelist's node fallback)."""
+        return [node] + sorted({int(s.node) for s in self.segments} - {node})
 
     def alloc(self, pages: int, kind: Page, rng: np.random.Generator, node: int | None = None,
               placement: str = "random", at: slice | None = None, mark: str | None = None,
@@ -801,7 +810,6 @@ class GuestMemory:
         self.add_pages(kind, nz + (sl.start or 0), -drop[nz])
         if kind in MOVABLE:    # order-0 user pages; freed slab pages (orders 1-3) drain the lists instead
             self.freed_to_pcp(nz + (sl.start or 0), drop[nz])
-        self._touch(0)
         return n
 
     def free_chunks_2m(self) -> int:

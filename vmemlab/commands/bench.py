@@ -1,24 +1,52 @@
-"""``vmemlab bench``: print the model's benchmark table (medians of repeats, peak RSS)."""
+"""``vmemlab bench``: the model's benchmark table (work done, medians of repeats, peak RSS)."""
 from __future__ import annotations
 
-HELP = "Benchmark the model at 1 GiB, 64 GiB and 4 TiB and print a table"
+HELP = ("Benchmark the model: busy drains (ZONE_MOVABLE, ZONE_NORMAL, NUMA, Big Block Mode) at "
+        "1 GiB, 64 GiB and 4 TiB, a 64 TiB memory row and `vmemlab run` of the 4 TiB drain")
 
 import argparse
 import json
+import sys
 
-from vmemlab.core.units import parse_size
+from vmemlab.core.units import SizeError, parse_size
+
+ALL_CASES = ("movable", "normal", "numa", "bbm", "memory", "run")
+
+
+def _cases(text: str) -> tuple[str, ...]:
+    cases = tuple(c.strip() for c in text.split(",") if c.strip())
+    bad = [c for c in cases if c not in ALL_CASES]
+    if bad or not cases:
+        raise argparse.ArgumentTypeError(f"--cases: {bad[0] if bad else text!r} is not a case; "
+                                         f"allowed: {', '.join(ALL_CASES)}")
+    return cases
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sizes", default="1G,64G,4T", help="comma-separated region sizes (default 1G,64G,4T)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats per size; the median is printed")
+    p.add_argument("--cases", type=_cases, default=ALL_CASES,
+                   help=f"comma-separated rows to run (default all: {','.join(ALL_CASES)})")
+    p.add_argument("--sizes", default="1G,64G,4T",
+                   help="comma-separated region sizes for movable/normal/numa/bbm (default 1G,64G,4T)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats per row; medians are printed (default 3)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
 def main(args: argparse.Namespace) -> int:
     from vmemlab.bench import model
 
-    sizes = tuple(parse_size(s.strip(), "--sizes") for s in args.sizes.split(","))
-    rows = model.run(sizes, max(1, args.repeats))
+    try:
+        sizes = tuple(parse_size(s.strip(), "--sizes") for s in args.sizes.split(","))
+    except SizeError as e:
+        print(f"vmemlab bench: {e}", file=sys.stderr)
+        return 2
+    if args.repeats < 1:
+        print("vmemlab bench: --repeats: at least 1", file=sys.stderr)
+        return 2
+
+    def progress(row: dict) -> None:
+        if not args.json:
+            print(f"  done: {row['case']} {row['region'] >> 30} GiB", file=sys.stderr, flush=True)
+
+    rows = model.run(args.cases, sizes, args.repeats, progress)
     print(json.dumps(rows, indent=1) if args.json else model.table(rows))
     return 0
