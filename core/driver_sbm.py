@@ -13,7 +13,7 @@ import numpy as np
 from .device import Req
 from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run
 from .events import Kind
-from .memory import Zone
+from .memory import Page, Zone
 from .units import format_size
 
 
@@ -252,17 +252,17 @@ class SbmDriver(Driver):
         row = self.sb_row(mb)
         movable = int(self.mem.mb_zone[self.mb_off + mb]) == Zone.MOVABLE
         sl = self.unit_chunks(mb * self.sbs_per_mb, self.sbs_per_mb)
-        unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, self.chunks_per_unit).sum(axis=1)
         whole_failed = False
         if not run.whole_tried:
             run.whole_tried = True
             if run.nb >= self.sbs_per_mb and row.all():
-                if unmov.any():
+                if self.mem.pages[:Page.ANON, sl].any():
                     whole_failed = True
                 else:
                     r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable)
                     if r != -EBUSY:
                         return r
+        unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, self.chunks_per_unit).sum(axis=1)
         while run.sb_cur >= 0 and run.nb > 0:
             idx = np.flatnonzero(row[:run.sb_cur + 1])
             if not len(idx):

@@ -23,9 +23,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .units import PAGE_SIZE, PAGEBLOCK_SIZE
+
 if TYPE_CHECKING:
     from .memory import GuestMemory
 
+PAGES_PER_CHUNK = PAGEBLOCK_SIZE // PAGE_SIZE
+NEAR = 4          # chunks looked at one by one at the pointer before reading windows
 FIRST_WINDOW = 64
 MAX_WINDOW = 1 << 16
 _KEY = 8          # a (node, zone) pair as one number: node * _KEY + zone
@@ -82,8 +86,6 @@ class FreeSpace:
 
         Returns (chunk index arrays, page count arrays, pages found); the last chunk may be
         taken in part. Moves the ``first`` pointer past what was taken."""
-        from .memory import PAGES_PER_CHUNK
-
         key = (node, zone)
         start = pos = self.first.get(key, 0)
         n = mem.n_chunks
@@ -92,6 +94,26 @@ class FreeSpace:
         cnts: list[np.ndarray] = []
         left = want
         stop_at = -1
+        # the usual case: the pointer's chunk (and the next few) have the room; scalar reads
+        near: list[int] = []
+        near_cnt: list[int] = []
+        for _ in range(NEAR):
+            if left <= 0 or pos >= n or ex_lo <= pos < ex_hi or not mem.chunk_online[pos] \
+                    or mem.chunk_zone[pos] != zone or mem.chunk_node[pos] != node:
+                break
+            room = PAGES_PER_CHUNK - int(mem.pages[:, pos].sum())
+            if room > 0:
+                got = min(room, left)
+                near.append(pos)
+                near_cnt.append(got)
+                left -= got
+                if got < room:
+                    stop_at = pos
+                    break
+            pos += 1
+        if near:
+            idxs.append(np.array(near))
+            cnts.append(np.array(near_cnt, dtype=np.int64))
         window = FIRST_WINDOW
         while left > 0 and pos < n:
             end = min(n, pos + window)
@@ -134,6 +156,10 @@ class FreeSpace:
         cpm = mem.chunks_per_mb
         pos = max(self.whole.get(key, 0), span[0] * cpm)
         end = (span[1] + 1) * cpm
+        if want == 1 and pos < end and mem.chunk_online[pos] and mem.chunk_zone[pos] == zone \
+                and mem.chunk_node[pos] == node and not mem.pages[:, pos].any():
+            self.whole[key] = pos + 1          # the usual case: the pointer is at a whole free chunk
+            return np.array([pos])
         found: list[np.ndarray] = []
         have = 0
         window = FIRST_WINDOW
@@ -157,10 +183,9 @@ class FreeSpace:
 
     def whole_first(self, mem: GuestMemory, node: int, zone: int, want: int) -> tuple[np.ndarray, np.ndarray]:
         """Free pages of (node, zone) up to ``want``: completely free chunks first, then the others,
-        each lowest first (for less than a pageblock simply the lowest). The memmap's fallback when too few whole chunks are left (rare: it
-        reads the zone in windows and leaves the pointers alone)."""
-        from .memory import PAGES_PER_CHUNK
-
+        each lowest first (for less than a pageblock simply the lowest). The memmap's fallback
+        when too few whole chunks are left (rare: it reads the zone in windows and leaves the
+        pointers alone)."""
         pos = self.first.get((node, zone), 0)
         whole: list[np.ndarray] = []
         part: list[np.ndarray] = []

@@ -274,6 +274,11 @@ class GuestMemory:
 
     def freed_to_pcp(self, idx: np.ndarray, cnt: np.ndarray) -> None:
         """Freed order-0/THP pages land on the per-cpu lists of their zone first (free_unref_page)."""
+        if len(idx) == 1:
+            c = int(idx[0])
+            if self.chunk_online[c]:
+                self.pcp[int(self.chunk_node[c]), int(self.chunk_zone[c])] += int(cnt[0])
+            return
         on = self.chunk_online[idx]
         if on.any():
             self._zone_add(self.pcp, idx[on], np.asarray(cnt)[on])
@@ -448,8 +453,8 @@ class GuestMemory:
     def offline_check(self, mb: int) -> FakeOfflineResult:
         """Can offline_pages() succeed? Unmovable pages fail at once (-EBUSY)."""
         sl = self.mb_chunks(mb)
-        unmov = self.unmovable(sl)
-        if unmov.any():
+        if self.pages[:Page.ANON, sl].any():
+            unmov = self.unmovable(sl)
             bad = np.flatnonzero(unmov)
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages in "
                                      f"{len(bad)} of its 2 MiB chunks (the first: chunk {int(bad[0])})")
@@ -466,10 +471,7 @@ class GuestMemory:
         mig = self.migrate_out(sl)
         if not mig.ok:
             return mig
-        online = self.chunk_online[sl].copy()
-        self.managed_pages -= int(online.sum()) * PAGES_PER_CHUNK
-        self._managed_change(sl, online, -1)
-        self.chunk_online[sl] = False
+        self._take_offline(sl)
         self._account_present(mb, -1)
         self.mb_online[mb] = False
         return FakeOfflineResult(True, migrated=mig.migrated)
@@ -511,8 +513,8 @@ class GuestMemory:
         """alloc_contig_range() as virtio-mem calls it: 5 tries on ZONE_MOVABLE, 1 elsewhere."""
         self.version += 1
         max_tries = 5 if movable_zone else 1
-        unmov = self.unmovable(sl)
-        if unmov.any():
+        if self.pages[:Page.ANON, sl].any():
+            unmov = self.unmovable(sl)
             first = int(np.flatnonzero(unmov)[0])
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages "
                                      f"(the first in 2 MiB chunk {first} of the range) cannot be migrated",
@@ -532,11 +534,18 @@ class GuestMemory:
         if not mig.ok:
             mig.tries = tries
             return mig
-        online = self.chunk_online[sl].copy()
-        self.chunk_online[sl] = False
-        self.managed_pages -= int(online.sum()) * PAGES_PER_CHUNK
-        self._managed_change(sl, online, -1)
+        self._take_offline(sl)
         return FakeOfflineResult(True, migrated=mig.migrated, tries=tries)
+
+    def _take_offline(self, sl: slice) -> None:
+        """The chunks of ``sl`` leave the buddy allocator (MemTotal and the zone shrink)."""
+        online = self.chunk_online[sl]
+        n = int(np.count_nonzero(online))
+        if n:
+            online[:] = False
+            self.managed_pages -= n * PAGES_PER_CHUNK
+            self.zone_managed[int(self.chunk_node[sl.start]), int(self.chunk_zone[sl.start])] -= n * PAGES_PER_CHUNK
+            self._zone_version += 1
 
     def fake_online(self, sl: slice) -> None:
         """Give plugged chunks of an online block to the buddy (after plug, or undoing a failed unplug)."""
@@ -558,40 +567,86 @@ class GuestMemory:
         Targets come from the zones the source page's zone allows (a ZONE_MOVABLE page may go
         anywhere, a kernel-zone page never into ZONE_MOVABLE) and only down to each zone's
         min watermark; the pages of the isolated range itself do not count as free. Pages
-        migrated before the targets ran out stay where they went (as in the kernel).
+        migrated before the targets ran out stay where they went (as in the kernel). Anonymous
+        pages move first, each kind from the lowest source address into the targets in order.
         """
         self.version += 1
-        total = int(self.pages[Page.ANON:, sl].sum())
+        held = self.pages[Page.ANON:, sl].sum(axis=1).tolist()     # per movable kind
+        total = held[0] + held[1]
         if total == 0:
             return FakeOfflineResult(True)
         node = int(self.chunk_node[sl.start])
         src_zone = int(self.chunk_zone[sl.start])
         cls = Zone.MOVABLE if src_zone == Zone.MOVABLE else Zone.NORMAL
         online = self.chunk_online[sl]
-        iso_free = int(np.count_nonzero(online)) * PAGES_PER_CHUNK - int(self.pages[:, sl][:, online].sum())
+        n_on = int(np.count_nonzero(online))
+        all_on = n_on == len(online)
+        used = self.pages[:, sl].sum() if all_on else self.pages[:, sl][:, online].sum()
+        iso_free = n_on * PAGES_PER_CHUNK - int(used)
         limits = self._migration_limits(cls, node, src_zone, iso_free, total)
-        idx, cnt = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, exclude=sl)
+        parts = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, exclude=sl)
+        if not parts:
+            return self._migrated(total, 0)
+        if len(parts) == 1:
+            idx, cnt = parts[0][2], parts[0][3]
+        else:
+            idx = np.concatenate([p[2] for p in parts])
+            cnt = np.concatenate([p[3] for p in parts])
+        room = int(cnt.sum())
+        # one key for the whole source range: a device block's chunks share node and zone
+        one_key = int(self.mb_device[sl.start // self.chunks_per_mb]) >= 0
         moved_total = 0
-        for kind in MOVABLE:
-            src = self.pages[kind, sl]
-            held = int(src.sum())
-            room = int(cnt.sum())
-            n = min(held, room)
+        for kind, have in zip(MOVABLE, held):
+            n = min(have, room)
             if n <= 0:
                 continue
-            src = src.astype(np.int64)
-            take = src if n == held else np.clip(n - (np.cumsum(src) - src), 0, src)   # lowest addresses first
-            nz = np.flatnonzero(take)
-            self.add_pages(kind, nz + sl.start, -take[nz])
             put = cnt if n == room else np.clip(n - (np.cumsum(cnt) - cnt), 0, cnt)
-            nzt = np.flatnonzero(put)
-            self.add_pages(kind, idx[nzt], put[nzt])
+            if not one_key:
+                src = self.pages[kind, sl].astype(np.int64)
+                take = src if n == have else np.clip(n - (np.cumsum(src) - src), 0, src)   # lowest first
+                nz = np.flatnonzero(take)
+                self.add_pages(kind, nz + sl.start, -take[nz])
+                nzt = np.flatnonzero(put)
+                self.add_pages(kind, idx[nzt], put[nzt])
+            else:
+                self.version += 1
+                src = self.pages[kind, sl]
+                if n == have:
+                    gone = n if all_on else int(src[online].sum())
+                    src[:] = 0
+                else:                                                   # lowest source addresses first
+                    s64 = src.astype(np.int64)
+                    take = np.clip(n - (np.cumsum(s64) - s64), 0, s64)
+                    gone = n if all_on else int(take[online].sum())
+                    src[:] = s64 - take
+                self.zone_used[node, src_zone] -= gone
+                self.space._lower(node, src_zone, sl.start)
+                self._put(kind, parts, idx, put)
             cnt = cnt - put
+            room -= n
             moved_total += n
-        if moved_total < total:
+        return self._migrated(total, moved_total)
+
+    def _put(self, kind: Page, parts: list, idx: np.ndarray, put: np.ndarray) -> None:
+        """Migrated pages arrive at ``idx`` (the targets ``parts`` found, all online)."""
+        if len(idx) == 1:
+            c = int(idx[0])
+            self.pages[kind, c] += int(put[0])
+        else:
+            self.pages[kind, idx] = self.pages[kind, idx] + put
+        if len(parts) == 1:
+            self.zone_used[parts[0][0], parts[0][1]] += int(put.sum())
+            return
+        starts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
+        for (nd, zone, _, _), got in zip(parts, np.add.reduceat(put, starts).tolist()):
+            self.zone_used[nd, zone] += got
+
+    @staticmethod
+    def _migrated(total: int, moved: int) -> FakeOfflineResult:
+        if moved < total:
             return FakeOfflineResult(False, "ENOMEM", f"{total} movable pages need a new home but only "
-                                     f"{moved_total} fit above the zones' min watermarks (the rest of guest "
-                                     "memory is too full)", migrated=moved_total)
+                                     f"{moved} fit above the zones' min watermarks (the rest of guest "
+                                     "memory is too full)", migrated=moved)
         return FakeOfflineResult(True, migrated=total)
 
     def _migration_limits(self, cls: Zone, node: int, src_zone: int, iso_free: int, need: int) -> np.ndarray:
@@ -660,14 +715,11 @@ class GuestMemory:
         return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
 
     def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray,
-                     exclude: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     exclude: slice | None = None) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
         """Lowest-addressed free pages, zone by zone in fallback order, own node first, at most
-        ``limits[node, zone]`` pages per zone, never in ``exclude``; fewer if that is all there is."""
-        empty = np.zeros(0, np.int64)
-        if need <= 0:
-            return empty, empty
-        idx_parts: list[np.ndarray] = []
-        cnt_parts: list[np.ndarray] = []
+        ``limits[node, zone]`` pages per zone, never in ``exclude``; fewer if that is all there is.
+        Returns (node, zone, chunk indices, page counts) per zone that gave pages, in order."""
+        parts: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         left = need
         for nd in self._node_order(node):
             for zone in map(int, zones):
@@ -675,18 +727,13 @@ class GuestMemory:
                 if zleft <= 0:
                     continue
                 idxs, cnts, got = self.space.take_lowest(self, nd, zone, zleft, exclude)
-                idx_parts += idxs
-                cnt_parts += cnts
+                if got:
+                    parts.append((nd, zone, np.concatenate(idxs) if len(idxs) > 1 else idxs[0],
+                                  np.concatenate(cnts) if len(cnts) > 1 else cnts[0]))
                 left -= got
                 if left <= 0:
-                    break
-            if left <= 0:
-                break
-        if not idx_parts:
-            return empty, empty
-        if len(idx_parts) == 1:
-            return idx_parts[0], cnt_parts[0]
-        return np.concatenate(idx_parts), np.concatenate(cnt_parts)
+                    return parts
+        return parts
 
     def _whole_first(self, need: int, node: int, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The memmap when too few whole free chunks are left: per kernel zone in fallback order,
