@@ -75,7 +75,7 @@ def state_digest(m) -> str:
         _value(h, [d.bitmap, d.plugged_size, d.requested_size, d.usable_region_size, d.migrating])
     for drv in m.drivers:
         state = {k: v for k, v in vars(drv).items()
-                 if k not in ("guest", "mem", "device", "seg", "run")}
+                 if k not in ("guest", "mem", "device", "seg", "run", "sid0")}
         _value(h, state)
         _value(h, None if drv.run is None else vars(drv.run))
     _value(h, [m.clock.t, m.guest.dead, m.rng.bit_generator.state])

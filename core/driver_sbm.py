@@ -85,11 +85,11 @@ class SbmDriver(Driver):
         return ""
 
     def on_online(self, mb: int, zone: Zone) -> None:
-        st = MbState(self.mb_state[mb])
+        st = int(self.mb_state[mb])
         self.set_state(mb, _ONLINE_STATE[st][zone == Zone.MOVABLE])
 
     def on_offline(self, mb: int) -> None:
-        self.set_state(mb, _OFFLINE_STATE[MbState(self.mb_state[mb])])
+        self.set_state(mb, _OFFLINE_STATE[int(self.mb_state[mb])])
 
     def reset_state(self) -> None:
         self.mb_state[:] = MbState.UNUSED
@@ -143,7 +143,7 @@ class SbmDriver(Driver):
         self.set_plugged(mb, sb, count, True)
         self.mem.fake_online(self.unit_chunks(mb * self.sbs_per_mb + sb, count))
         if row.all():
-            self.set_state(mb, _FULL[MbState(self.mb_state[mb])])
+            self.set_state(mb, _FULL[int(self.mb_state[mb])])
         run.nb -= count
         return CONTINUE
 
@@ -172,7 +172,7 @@ class SbmDriver(Driver):
                 if run.li >= len(UNPLUG_LISTS):
                     return -EBUSY if run.nb else 0
                 return 0
-            st = MbState(self.mb_state[run.cur])
+            st = int(self.mb_state[run.cur])
             if st in (MbState.OFFLINE, MbState.OFFLINE_PARTIAL):
                 r = self._unplug_offline(run, run.cur)
             else:
@@ -256,10 +256,11 @@ class SbmDriver(Driver):
         if not run.whole_tried:
             run.whole_tried = True
             if run.nb >= self.sbs_per_mb and row.all():
-                if self.mem.pages[:Page.ANON, sl].any():
+                kinds = self.mem.pages_per_kind(sl)
+                if sum(kinds[:Page.ANON]):
                     whole_failed = True
                 else:
-                    r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable)
+                    r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable, kinds)
                     if r != -EBUSY:
                         return r
         unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, self.chunks_per_unit).sum(axis=1)
@@ -287,10 +288,12 @@ class SbmDriver(Driver):
             return CONTINUE
         return self._done_with_block(run, mb)
 
-    def _try_unplug_online(self, run: Run, mb: int, sb: int, count: int, movable: bool) -> str | int:
-        """virtio_mem_sbm_try_unplug_sb_online(): fake-offline, then UNPLUG; undo if refused."""
+    def _try_unplug_online(self, run: Run, mb: int, sb: int, count: int, movable: bool,
+                           kinds: list[int] | None = None) -> str | int:
+        """virtio_mem_sbm_try_unplug_sb_online(): fake-offline, then UNPLUG; undo if refused.
+        ``kinds``: pages per kind in the subblocks, if just counted."""
         sl = self.unit_chunks(mb * self.sbs_per_mb + sb, count)
-        res = self.mem.fake_offline(sl, movable)
+        res = self.mem.fake_offline(sl, movable, kinds)
         zone = "ZONE_MOVABLE" if movable else "ZONE_NORMAL"
         if not res.ok:
             if res.errno == "ENOMEM":
@@ -315,7 +318,7 @@ class SbmDriver(Driver):
             return rc
         self.set_plugged(mb, sb, count, False)
         run.nb -= count
-        st = MbState(self.mb_state[mb])
+        st = int(self.mb_state[mb])
         if st in _PARTIAL:
             self.set_state(mb, _PARTIAL[st])
         if count == self.sbs_per_mb:

@@ -46,6 +46,7 @@ class FreeSpace:
 
     # ----- keeping the pointers valid ---------------------------------------------------------
     def _lower(self, node: int, zone: int, chunk: int) -> None:
+        """Free space may have appeared at ``chunk`` of (node, zone)."""
         key = (node, zone)
         if self.first.get(key, 0) > chunk:
             self.first[key] = chunk
@@ -101,7 +102,7 @@ class FreeSpace:
             if left <= 0 or pos >= n or ex_lo <= pos < ex_hi or not mem.chunk_online[pos] \
                     or mem.chunk_zone[pos] != zone or mem.chunk_node[pos] != node:
                 break
-            room = PAGES_PER_CHUNK - int(mem.pages[:, pos].sum())
+            room = PAGES_PER_CHUNK - sum(mem.pages[:, pos].tolist())
             if room > 0:
                 got = min(room, left)
                 near.append(pos)

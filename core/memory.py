@@ -146,6 +146,9 @@ class BlockIndex:
         return len(self._phys)
 
 
+_NOTHING_MOVED = FakeOfflineResult(True)
+
+
 class GuestMemory:
     """All guest RAM of one VM: boot memory plus every virtio-mem region."""
 
@@ -174,6 +177,7 @@ class GuestMemory:
         self.n_chunks = chunk_off
         self.n_mb = mb_off
         self.n_nodes = max((s.node for s in segs), default=0) + 1
+        self._nodes = sorted({int(s.node) for s in segs})
         # per memory block
         self.mb_phys = np.zeros(self.n_mb, dtype=np.int64)
         self.mb_node = np.zeros(self.n_mb, dtype=np.int16)
@@ -239,6 +243,10 @@ class GuestMemory:
     def free_pages(self, sl: slice = slice(None)) -> np.ndarray:
         """Free 4 KiB pages per chunk (0 where the chunk is not online)."""
         return np.where(self.chunk_online[sl], PAGES_PER_CHUNK - self.used(sl), 0)
+
+    def pages_per_kind(self, sl: slice) -> list[int]:
+        """How many pages of each kind (Page order) the chunks ``sl`` hold."""
+        return self.pages[:, sl].sum(axis=1).tolist()
 
     def unmovable(self, sl: slice | int) -> np.ndarray:
         return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
@@ -448,30 +456,35 @@ class GuestMemory:
         if n:
             self.zone_managed[int(self.chunk_node[sl.start]), int(zone)] += n * PAGES_PER_CHUNK
             self._zone_version += 1
-        self.space.freed(self, sl)
+        self.space._lower(int(self.mb_node[mb]), int(zone), sl.start)     # the whole block is in ``zone`` now
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
         """Can offline_pages() succeed? Unmovable pages fail at once (-EBUSY)."""
         sl = self.mb_chunks(mb)
         if self.pages[:Page.ANON, sl].any():
-            unmov = self.unmovable(sl)
-            bad = np.flatnonzero(unmov)
-            return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages in "
-                                     f"{len(bad)} of its 2 MiB chunks (the first: chunk {int(bad[0])})")
+            return self._unmovable_in_block(sl)
         return FakeOfflineResult(True)
+
+    def _unmovable_in_block(self, sl: slice) -> FakeOfflineResult:
+        unmov = self.unmovable(sl)
+        bad = np.flatnonzero(unmov)
+        return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages in "
+                                 f"{len(bad)} of its 2 MiB chunks (the first: chunk {int(bad[0])})")
 
     def offline_block(self, mb: int) -> FakeOfflineResult:
         """offline_pages(): migrate movable pages away, then take the block out of the buddy."""
         self.version += 1
-        res = self.offline_check(mb)
-        if not res.ok:
-            return res
         sl = self.mb_chunks(mb)
+        kinds = self.pages_per_kind(sl)
+        if sum(kinds[:Page.ANON]):
+            return self._unmovable_in_block(sl)
         self.drain_pcp(int(self.mb_node[mb]), int(self.mb_zone[mb]))
-        mig = self.migrate_out(sl)
+        online = self.chunk_online[sl]
+        n_on = int(np.count_nonzero(online))
+        mig = self._migrate(sl, kinds, online, n_on) if kinds[Page.ANON] or kinds[Page.CACHE] else _NOTHING_MOVED
         if not mig.ok:
             return mig
-        self._take_offline(sl)
+        self._take_offline(sl, online, n_on)
         self._account_present(mb, -1)
         self.mb_online[mb] = False
         return FakeOfflineResult(True, migrated=mig.migrated)
@@ -490,14 +503,11 @@ class GuestMemory:
             self.span[key] = [min(span[0], mb), max(span[1], mb)] if span else [mb, mb]
             return
         self.mb_online[mb] = False
-
-        def in_zone(i: int) -> bool:
-            return bool(self.mb_online[i]) and int(self.mb_zone[i]) == zone and int(self.mb_node[i]) == node
-
+        online, zones, nodes = self.mb_online, self.mb_zone, self.mb_node
         lo, hi = span
-        while lo <= hi and not in_zone(lo):
+        while lo <= hi and not (online[lo] and zones[lo] == zone and nodes[lo] == node):
             lo += 1
-        while hi >= lo and not in_zone(hi):
+        while hi >= lo and not (online[hi] and zones[hi] == zone and nodes[hi] == node):
             hi -= 1
         if lo > hi:
             del self.span[key]
@@ -509,11 +519,14 @@ class GuestMemory:
         return bool(span) and span[0] <= mb <= span[1]
 
     # ----- fake offline / online (virtio-mem inside online blocks) ----------------------
-    def fake_offline(self, sl: slice, movable_zone: bool) -> FakeOfflineResult:
-        """alloc_contig_range() as virtio-mem calls it: 5 tries on ZONE_MOVABLE, 1 elsewhere."""
+    def fake_offline(self, sl: slice, movable_zone: bool, kinds: list[int] | None = None) -> FakeOfflineResult:
+        """alloc_contig_range() as virtio-mem calls it: 5 tries on ZONE_MOVABLE, 1 elsewhere.
+        ``kinds``: the pages per kind in ``sl`` if the caller has just counted them."""
         self.version += 1
         max_tries = 5 if movable_zone else 1
-        if self.pages[:Page.ANON, sl].any():
+        if kinds is None:
+            kinds = self.pages_per_kind(sl)
+        if sum(kinds[:Page.ANON]):
             unmov = self.unmovable(sl)
             first = int(np.flatnonzero(unmov)[0])
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages "
@@ -530,17 +543,23 @@ class GuestMemory:
             pins[:] = 0
             tries = worst + 1
         self.drain_pcp(int(self.chunk_node[sl.start]), int(self.chunk_zone[sl.start]))
-        mig = self.migrate_out(sl)
-        if not mig.ok:
-            mig.tries = tries
-            return mig
-        self._take_offline(sl)
-        return FakeOfflineResult(True, migrated=mig.migrated, tries=tries)
-
-    def _take_offline(self, sl: slice) -> None:
-        """The chunks of ``sl`` leave the buddy allocator (MemTotal and the zone shrink)."""
         online = self.chunk_online[sl]
-        n = int(np.count_nonzero(online))
+        n_on = int(np.count_nonzero(online))
+        if kinds[Page.ANON] or kinds[Page.CACHE]:
+            mig = self._migrate(sl, kinds, online, n_on)
+            if not mig.ok:
+                mig.tries = tries
+                return mig
+            migrated = mig.migrated
+        else:
+            self.version += 1
+            migrated = 0
+        self._take_offline(sl, online, n_on)
+        return FakeOfflineResult(True, migrated=migrated, tries=tries)
+
+    def _take_offline(self, sl: slice, online: np.ndarray, n: int) -> None:
+        """The chunks of ``sl`` (``online``: the view of their online bits, ``n`` of them set)
+        leave the buddy allocator: MemTotal and the zone shrink."""
         if n:
             online[:] = False
             self.managed_pages -= n * PAGES_PER_CHUNK
@@ -558,7 +577,7 @@ class GuestMemory:
         self.chunk_zone[sl] = self.mb_zone[mb]
         self.managed_pages += int(newly.sum()) * PAGES_PER_CHUNK
         self._managed_change(sl, newly, +1)
-        self.space.freed(self, sl)
+        self.space._lower(int(self.mb_node[mb]), int(self.mb_zone[mb]), sl.start)
 
     # ----- migration --------------------------------------------------------------------
     def migrate_out(self, sl: slice) -> FakeOfflineResult:
@@ -571,18 +590,24 @@ class GuestMemory:
         pages move first, each kind from the lowest source address into the targets in order.
         """
         self.version += 1
-        held = self.pages[Page.ANON:, sl].sum(axis=1).tolist()     # per movable kind
-        total = held[0] + held[1]
-        if total == 0:
+        kinds = self.pages_per_kind(sl)
+        if not (kinds[Page.ANON] or kinds[Page.CACHE]):
             return FakeOfflineResult(True)
+        online = self.chunk_online[sl]
+        return self._migrate(sl, kinds, online, int(np.count_nonzero(online)))
+
+    def _migrate(self, sl: slice, kinds: list[int], online: np.ndarray, n_on: int) -> FakeOfflineResult:
+        """migrate_out() with what the caller already read: pages per kind in ``sl``, its online
+        bits and how many are set."""
+        self.version += 1
+        held = kinds[Page.ANON:]
+        total = sum(held)
         node = int(self.chunk_node[sl.start])
         src_zone = int(self.chunk_zone[sl.start])
         cls = Zone.MOVABLE if src_zone == Zone.MOVABLE else Zone.NORMAL
-        online = self.chunk_online[sl]
-        n_on = int(np.count_nonzero(online))
         all_on = n_on == len(online)
-        used = self.pages[:, sl].sum() if all_on else self.pages[:, sl][:, online].sum()
-        iso_free = n_on * PAGES_PER_CHUNK - int(used)
+        used = sum(kinds) if all_on else int(self.pages[:, sl][:, online].sum())
+        iso_free = n_on * PAGES_PER_CHUNK - used
         limits = self._migration_limits(cls, node, src_zone, iso_free, total)
         parts = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, exclude=sl)
         if not parts:
@@ -609,7 +634,6 @@ class GuestMemory:
                 nzt = np.flatnonzero(put)
                 self.add_pages(kind, idx[nzt], put[nzt])
             else:
-                self.version += 1
                 src = self.pages[kind, sl]
                 if n == have:
                     gone = n if all_on else int(src[online].sum())
@@ -649,18 +673,16 @@ class GuestMemory:
                                      "memory is too full)", migrated=moved)
         return FakeOfflineResult(True, migrated=total)
 
-    def _migration_limits(self, cls: Zone, node: int, src_zone: int, iso_free: int, need: int) -> np.ndarray:
+    def _migration_limits(self, cls: Zone, node: int, src_zone: int, iso_free: int, need: int) -> np.ndarray | None:
         """Pages each (node, zone) may give to a migration (above min, minus the isolated range's
         own free pages). When the first zone the migration tries is so far above any possible
         min watermark that ``need`` surely fits, the other zones are never asked and the
-        watermarks need not be computed (a busy drain asks this once per subblock)."""
+        watermarks need not be computed (a busy drain asks this once per subblock): None."""
         first = int(CLASS_ZONELIST[cls][0])
         lower = (int(self.zone_managed[node, first]) - int(self.zone_used[node, first]) - int(self.pcp[node, first])
                  - MAX_MIN_PAGES - (iso_free if first == src_zone else 0))
         if lower >= need:
-            limits = np.zeros_like(self.zone_managed)
-            limits[node, first] = need
-            return limits
+            return None
         limits = self.available(cls, "min")
         limits[node, src_zone] = max(0, int(limits[node, src_zone]) - iso_free)
         return limits
@@ -714,12 +736,17 @@ class GuestMemory:
     def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
         return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
 
-    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray,
+    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None,
                      exclude: slice | None = None) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
         """Lowest-addressed free pages, zone by zone in fallback order, own node first, at most
         ``limits[node, zone]`` pages per zone, never in ``exclude``; fewer if that is all there is.
+        ``limits=None``: the first zone of ``node`` surely has room for all of ``need``.
         Returns (node, zone, chunk indices, page counts) per zone that gave pages, in order."""
         parts: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        if limits is None:
+            idxs, cnts, got = self.space.take_lowest(self, node, int(zones[0]), need, exclude)
+            return [(node, int(zones[0]), np.concatenate(idxs) if len(idxs) > 1 else idxs[0],
+                     np.concatenate(cnts) if len(cnts) > 1 else cnts[0])]
         left = need
         for nd in self._node_order(node):
             for zone in map(int, zones):
@@ -754,7 +781,7 @@ class GuestMemory:
 
     def _node_order(self, node: int) -> list[int]:
         """Own node first, then the others by number (the zonelist's node fallback)."""
-        return [node] + sorted({int(s.node) for s in self.segments} - {node})
+        return [node] + [n for n in self._nodes if n != node]
 
     def alloc(self, pages: int, kind: Page, rng: np.random.Generator, node: int | None = None,
               placement: str = "random", at: slice | None = None, mark: str | None = None,
