@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from math import isqrt
+from typing import Iterator
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from .units import PAGE_SIZE, PAGEBLOCK_SIZE
 CHUNK_SIZE = PAGEBLOCK_SIZE
 PAGES_PER_CHUNK = CHUNK_SIZE // PAGE_SIZE
 MEMMAP_BYTES_PER_PAGE = 64
+WINDOW = 1 << 20          # chunks per piece of whole-region work (2 TiB of guest memory)
 
 
 class Zone(IntEnum):
@@ -199,6 +201,7 @@ class GuestMemory:
         self.pins = np.zeros(self.n_chunks, dtype=np.uint8)
         self.used_total = [0] * len(Page)
         self.managed_pages = 0
+        self.migrated_total = 0   # pages migrated so far (offlining and fake-offlining), for benchmarks
         # per (node, zone): buddy-managed pages and pages in use (everything but RESERVED)
         self.zone_managed = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
         self.zone_used = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
@@ -209,6 +212,8 @@ class GuestMemory:
         self._wm: tuple[int, Watermarks | None] = (-1, None)
         self.memmap_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.space = FreeSpace()
+        # per zone, the chunk range [lo, hi) its chunks ever lay in: whole-zone reads stay inside it
+        self.zone_extent: dict[int, tuple[int, int]] = {}
         self.phys_to_mb = BlockIndex(self.mb_phys)
         self.span: dict[tuple[int, int], list[int]] = {}
         self.zone_present: dict[tuple[int, int], int] = {}
@@ -236,9 +241,11 @@ class GuestMemory:
         return self.mb_size // self.page_size * MEMMAP_BYTES_PER_PAGE
 
     # ----- derived numbers --------------------------------------------------------------
-    # A chunk holds at most 512 pages in all, so sums fit uint16 (summing in int64 is 3x slower).
+    # A chunk holds at most 512 pages in all, so per-chunk sums are int16: over a 64 TiB region
+    # (32M chunks) an int64 result would be a 256 MiB temporary, an int16 one is 64 MiB.
     def used(self, sl: slice | np.ndarray | int = slice(None)) -> np.ndarray:
-        return self.pages[:, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
+        """Pages in use per chunk (int16)."""
+        return self.pages[:, sl].sum(axis=0, dtype=np.int16)
 
     def free_pages(self, sl: slice = slice(None)) -> np.ndarray:
         """Free 4 KiB pages per chunk (0 where the chunk is not online)."""
@@ -249,10 +256,12 @@ class GuestMemory:
         return self.pages[:, sl].sum(axis=1).tolist()
 
     def unmovable(self, sl: slice | int) -> np.ndarray:
-        return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
+        """Unmovable pages per chunk (int16)."""
+        return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.int16)
 
     def movable(self, sl: slice | int) -> np.ndarray:
-        return self.pages[Page.ANON:, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
+        """Movable pages per chunk (int16)."""
+        return self.pages[Page.ANON:, sl].sum(axis=0, dtype=np.int16)
 
     @property
     def mem_total(self) -> int:
@@ -399,6 +408,13 @@ class GuestMemory:
         self.zone_managed[node, z] += sign * n * PAGES_PER_CHUNK
         self._zone_version += 1
 
+    def _covers(self, zone: int, sl: slice) -> None:
+        lo, hi = self.zone_extent.get(zone, (sl.start, sl.stop))
+        if lo > sl.start or hi < sl.stop:
+            self.zone_extent[zone] = (min(lo, sl.start), max(hi, sl.stop))
+        elif zone not in self.zone_extent:
+            self.zone_extent[zone] = (lo, hi)
+
     def set_chunk_zone(self, sl: slice, zone: Zone) -> None:
         """Move online (boot) chunks to another zone, e.g. the first 16 MiB to ZONE_DMA."""
         for c in range(sl.start, sl.stop):
@@ -412,6 +428,7 @@ class GuestMemory:
                 self.zone_used[node, int(zone)] += used
             self.chunk_zone[c] = zone
         self._zone_version += 1
+        self._covers(int(zone), sl)
         self.space.freed(self, sl)
 
     # ----- memory block life cycle ------------------------------------------------------
@@ -449,6 +466,7 @@ class GuestMemory:
         self.mb_zone[mb] = zone
         self._account_present(mb, +1)
         self.chunk_zone[sl] = zone
+        self._covers(int(zone), sl)
         plugged = self.plugged[sl]
         self.chunk_online[sl] = plugged
         n = int(np.count_nonzero(plugged))
@@ -575,6 +593,7 @@ class GuestMemory:
         newly = self.plugged[sl] & ~self.chunk_online[sl]
         self.chunk_online[sl] |= self.plugged[sl]
         self.chunk_zone[sl] = self.mb_zone[mb]
+        self._covers(int(self.mb_zone[mb]), sl)
         self.managed_pages += int(newly.sum()) * PAGES_PER_CHUNK
         self._managed_change(sl, newly, +1)
         self.space._lower(int(self.mb_node[mb]), int(self.mb_zone[mb]), sl.start)
@@ -649,6 +668,7 @@ class GuestMemory:
             cnt = cnt - put
             room -= n
             moved_total += n
+        self.migrated_total += moved_total
         return self._migrated(total, moved_total)
 
     def _put(self, kind: Page, parts: list, idx: np.ndarray, put: np.ndarray) -> None:
@@ -733,9 +753,6 @@ class GuestMemory:
                 return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
         return None
 
-    def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
-        return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
-
     def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None,
                      exclude: slice | None = None) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
         """Lowest-addressed free pages, zone by zone in fallback order, own node first, at most
@@ -798,14 +815,6 @@ class GuestMemory:
         """
         cls = alloc_class(kind)
         zones = CLASS_ZONELIST[cls]
-        mask = self._eligible(zones)
-        if node is not None:
-            mask &= self.chunk_node == node
-        if at is not None:
-            keep = np.zeros(self.n_chunks, dtype=bool)
-            keep[at] = True
-            mask &= keep
-        free = np.where(mask, PAGES_PER_CHUNK - self.used(), 0)
         limits = self.available(cls, mark)
         got = 0
         for zone in map(int, zones):  # zonelist fallback order
@@ -814,35 +823,56 @@ class GuestMemory:
                 break
             nodes = range(self.n_nodes) if node is None else [node]
             left = min(left, int(sum(int(limits[n, zone]) for n in nodes)))
-            zfree = np.where(self.chunk_zone == zone, free, 0)
-            cand = np.flatnonzero(zfree)
-            if not len(cand) or left <= 0:
+            if left <= 0:
+                continue
+            cand, f = self._free_in_zone(zone, node, at)
+            if not len(cand):
                 continue
             if kind in MOVABLE:
-                f = zfree[cand].astype(np.int64)
                 take = self.spread(min(left, int(f.sum())), f, rng, placement)
             else:
-                cand = self._grouped_order(cand, zfree, rng, claim or ("lowest" if placement == "packed" else "random"))
-                f = zfree[cand].astype(np.int64)
+                cand, f = self._grouped_order(cand, f, rng, claim or ("lowest" if placement == "packed" else "random"))
                 take = self.spread(min(left, int(f.sum())), f, rng, "packed")
             nz = take > 0
             self.add_pages(kind, cand[nz], take[nz])
-            free[cand] -= take
             got += int(take.sum())
         return got
 
-    def _grouped_order(self, cand: np.ndarray, zfree: np.ndarray, rng: np.random.Generator,
-                       claim: str) -> np.ndarray:
-        """Mobility grouping: unmovable pageblocks with room, then whole free pageblocks, then the rest."""
+    def _free_in_zone(self, zone: int, node: int | None, at: slice | None) -> tuple[np.ndarray, np.ndarray]:
+        """Online chunks of ``zone`` (on ``node``, inside ``at``) with free pages, lowest first, and
+        their free pages (int64). Read in windows, within the chunks the zone ever covered."""
+        lo, hi = self.zone_extent.get(zone, (0, 0))
+        if at is not None:
+            lo, hi = max(lo, at.start or 0), min(hi, self.n_chunks if at.stop is None else at.stop)
+        idx_parts, free_parts = [], []
+        for sl in self.windows(lo, max(lo, hi)):
+            ok = self.chunk_online[sl] & (self.chunk_zone[sl] == zone)
+            if node is not None:
+                ok &= self.chunk_node[sl] == node
+            if not ok.any():
+                continue
+            free = np.where(ok, PAGES_PER_CHUNK - self.used(sl), 0)
+            idx = np.flatnonzero(free)
+            idx_parts.append(idx + sl.start)
+            free_parts.append(free[idx].astype(np.int64))
+        if not idx_parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(idx_parts), np.concatenate(free_parts)
+
+    def _grouped_order(self, cand: np.ndarray, free: np.ndarray, rng: np.random.Generator,
+                       claim: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mobility grouping: unmovable pageblocks with room, then whole free pageblocks, then the
+        rest. Returns the chunks ``cand`` and their ``free`` pages in that order."""
         unmov = self.pages[:Page.ANON, cand].any(axis=0)
-        whole = zfree[cand] == PAGES_PER_CHUNK
-        own = cand[unmov]
-        fresh = cand[~unmov & whole]
-        mixed = cand[~unmov & ~whole]
+        whole = free == PAGES_PER_CHUNK
+        own = np.flatnonzero(unmov)
+        fresh = np.flatnonzero(~unmov & whole)
+        mixed = np.flatnonzero(~unmov & ~whole)
         if claim == "random":
             fresh = fresh[rng.permutation(len(fresh))]
             mixed = mixed[rng.permutation(len(mixed))]
-        return np.concatenate((own, fresh, mixed))
+        order = np.concatenate((own, fresh, mixed))
+        return cand[order], free[order]
 
     @staticmethod
     def spread(n: int, cap: np.ndarray, rng: np.random.Generator, placement: str) -> np.ndarray:
@@ -888,8 +918,20 @@ class GuestMemory:
 
     def free_chunks_2m(self) -> int:
         """Completely free online 2 MiB chunks: what a THP or a 2 MiB unplug could use.
-        Cached per ``version``: views and metrics ask for it after every action."""
+        Cached per ``version``: views and metrics ask for it after every action. Read in
+        windows, so a 64 TiB region needs no region-sized temporaries."""
         if self._free_chunks[0] != self.version:
-            count = int(np.count_nonzero(self.chunk_online & ~self.pages.any(axis=0)))
+            count = 0
+            for sl in self.windows():
+                online = self.chunk_online[sl]
+                if online.any():
+                    count += int(np.count_nonzero(online & ~self.pages[:, sl].any(axis=0)))
             self._free_chunks = (self.version, count)
         return self._free_chunks[1]
+
+    def windows(self, start: int = 0, stop: int | None = None, size: int = WINDOW) -> Iterator[slice]:
+        """Chunk ranges of at most ``size`` chunks covering ``start..stop``: whole-region work in
+        pieces whose temporaries stay a few MiB."""
+        stop = self.n_chunks if stop is None else stop
+        for a in range(start, stop, size):
+            yield slice(a, min(stop, a + size))
