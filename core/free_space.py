@@ -158,7 +158,7 @@ class FreeSpace:
         pos = max(self.whole.get(key, 0), span[0] * cpm)
         end = (span[1] + 1) * cpm
         if want == 1 and pos < end and mem.chunk_online[pos] and mem.chunk_zone[pos] == zone \
-                and mem.chunk_node[pos] == node and not mem.pages[:, pos].any():
+                and mem.chunk_node[pos] == node and not any(mem.pages[:, pos].tolist()):
             self.whole[key] = pos + 1          # the usual case: the pointer is at a whole free chunk
             return np.array([pos])
         found: list[np.ndarray] = []

@@ -149,6 +149,8 @@ class BlockIndex:
 
 
 _NOTHING_MOVED = FakeOfflineResult(True)
+_ONE_CHUNK = np.full(1, PAGES_PER_CHUNK, dtype=np.int64)    # a memmap of one whole chunk (never written)
+_ONE_CHUNK.flags.writeable = False
 
 
 class GuestMemory:
@@ -409,11 +411,11 @@ class GuestMemory:
         self._zone_version += 1
 
     def _covers(self, zone: int, sl: slice) -> None:
-        lo, hi = self.zone_extent.get(zone, (sl.start, sl.stop))
-        if lo > sl.start or hi < sl.stop:
-            self.zone_extent[zone] = (min(lo, sl.start), max(hi, sl.stop))
-        elif zone not in self.zone_extent:
-            self.zone_extent[zone] = (lo, hi)
+        ext = self.zone_extent.get(zone)
+        if ext is None:
+            self.zone_extent[zone] = (sl.start, sl.stop)
+        elif ext[0] > sl.start or ext[1] < sl.stop:
+            self.zone_extent[zone] = (min(ext[0], sl.start), max(ext[1], sl.stop))
 
     def set_chunk_zone(self, sl: slice, zone: Zone) -> None:
         """Move online (boot) chunks to another zone, e.g. the first 16 MiB to ZONE_DMA."""
@@ -454,8 +456,18 @@ class GuestMemory:
     def remove_block(self, mb: int) -> None:
         """remove_memory(): memoryN disappears and its memmap goes back to the buddy."""
         idx, cnt = self.memmap_of.pop(mb)
-        self.add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
-        self.freed_to_pcp(idx, cnt)
+        if len(idx) == 1 and self.chunk_online[idx[0]]:          # the usual memmap: one whole chunk
+            c, n = int(idx[0]), int(cnt[0])
+            self.version += 1
+            self.pages[Page.MEMMAP, c] -= n
+            self.used_total[Page.MEMMAP] -= n
+            node, zone = int(self.chunk_node[c]), int(self.chunk_zone[c])
+            self.zone_used[node, zone] -= n
+            self.pcp[node, zone] += n                            # freed pages park on the per-cpu lists
+            self.space._lower(node, zone, c)
+        else:
+            self.add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
+            self.freed_to_pcp(idx, cnt)
         self.mb_present[mb] = False
         self.mb_zone[mb] = Zone.NONE
 
@@ -750,7 +762,7 @@ class GuestMemory:
                 continue
             idx = self.space.whole_chunks(self, node, zone, span, want)
             if len(idx):
-                return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
+                return idx, (_ONE_CHUNK if want == 1 else np.full(want, PAGES_PER_CHUNK, dtype=np.int64))
         return None
 
     def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None,
