@@ -348,7 +348,8 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("migration", "host", "Start or stop a live migration (the device answers BUSY meanwhile)",
                (Param("on", "choice", "toggle", ("on", "off", "toggle")),), _migration, key="m"),
     ActionSpec("reset", "host", "System reset: devices unplug everything, the guest reboots", (), _reset, key="R"),
-    ActionSpec("kexec", "host", "kexec into a new kernel: no system reset, the devices keep their plugged memory",
+    ActionSpec("kexec", "host", "kexec into a new kernel: no system reset; its driver resets the device, which "
+               "keeps its plugged memory, and unplugs all first",
                (), _kexec, key="K"),
     ActionSpec("alloc", "guest", "Allocate guest memory (anon/cache are movable, kernel/slab are not)",
                (Param("size", "size", help="how much, e.g. 300M"),

@@ -98,8 +98,9 @@ class Driver:
             self.unplug_all_required = True
             self.emit(Kind.DRIVER, f"plugged size is {format_size(d.plugged_size)} at probe: the new kernel's probe "
                       "reset the virtio device, which by the spec never changes plugged memory (only a system "
-                      "reset unplugs it, and kexec or a driver reload is none), so the driver sends UNPLUG_ALL "
-                      "before anything else")
+                      "reset unplugs it, and kexec or a driver reload is none). The spec would let the driver "
+                      "re-learn which blocks are plugged with STATE requests; Linux sends UNPLUG_ALL before "
+                      "anything else (unplugging all memory is required)")
         self.plugged_size = d.plugged_size
         self.wq_pending = True
 

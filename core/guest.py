@@ -158,7 +158,8 @@ class Guest:
         for p in np.sort(picks):
             c = sl.start + int(p)
             self.mem.alloc(1, Page.KERNEL, self.rng, at=slice(c, c + 1))
-        self.emit(Kind.ALLOC, f"kernel allocations moved into the new ZONE_NORMAL memory{self.sysfs_id(mb)}: "
+        self.emit(Kind.ALLOC, "new long-lived kernel allocations land in the new ZONE_NORMAL "
+                  f"memory{self.sysfs_id(mb)}: "
                   f"unmovable pages in its pageblocks {', '.join(str(int(p)) for p in np.sort(picks))} "
                   "(modelled: the real kernel decides this non-deterministically)",
                   memory_block=self.sysfs_id(mb))

@@ -207,7 +207,8 @@ class Machine(EventSource):
             req, addr, nb = Req.UNPLUG, dev.addr + int(free[0]) * dev.block_size, 1
         ans = dev.request(req, addr, nb)
         note = (" (QEMU checks the requested size before the block states, so a double plug with "
-                "plugged_size == requested_size is NACKed, not an ERROR)" if ans.resp.name == "NACK" else "")
+                "plugged_size == requested_size is NACKed; the virtio spec says the device MUST answer ERROR "
+                "when a block is already plugged: here QEMU and the spec differ)" if ans.resp.name == "NACK" else "")
         self.emit(Kind.REQUEST, f"buggy driver: {req.name} at {addr:#x}, {nb} block(s) -> {ans.resp.name}: "
                   f"{ans.reason}{note}", device=dev.id, request=req.name, response=ans.resp.name, addr=addr)
         if ans.resp.name == "ERROR":

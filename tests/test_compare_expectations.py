@@ -2,7 +2,7 @@
 import pytest
 
 from vmemlab.core.compare import compare
-from vmemlab.core.compare.expectations import evaluate, parse
+from vmemlab.core.compare.expectations import evaluate, parse, prediction_meets
 from vmemlab.core.expect import ExpectError
 from vmemlab.core.scenario import builtin
 
@@ -15,8 +15,8 @@ def shrink():
 
 def test_passing_and_failing_checks(shrink):
     row, summary = shrink
-    spec = parse({"balloon": {"host_thp_split": ">= 2000", "outcome": "ok"},
-                  "balloon_minus_virtio_mem": {"free_2m_chunks": "-1931", "memmap": "16M"},
+    spec = parse({"balloon": {"host_thp_split": "<= 5", "outcome": "ok"},
+                  "balloon_minus_virtio_mem": {"free_2m_chunks": "-9", "memmap": "16M"},
                   "dimm": {"granularity": "128M", "reached": "6G"}})
     checks = {c.key: c for c in evaluate(spec, row, summary)}
     assert all(checks[k].ok for k in checks if k != "compare.dimm.reached")
@@ -35,3 +35,22 @@ def test_passing_and_failing_checks(shrink):
 def test_bad_expectations_name_the_key_and_the_allowed_values(raw, message):
     with pytest.raises(ExpectError, match=message.replace("(", r"\(")):
         parse(raw)
+
+
+@pytest.mark.parametrize("table, prediction, right", [
+    ({"balloon": {"host_thp_split": "<= 5"}}, "3", True),
+    ({"balloon": {"host_thp_split": "<= 5"}}, "none at all", True),
+    ({"balloon": {"host_thp_split": "<= 5"}}, "2000", False),
+    ({"balloon": {"host_thp_split": ">= 500"}}, "about 600", True),
+    ({"balloon": {"host_thp_split": ">= 500"}}, "", False),
+    ({"dimm": {"granularity": "16G"}}, "16 GiB", True),
+    ({"dimm": {"granularity": "16G"}}, "16M", False),
+    ({"balloon": {"numa_misplaced": "1G"}}, "1024M", True),
+    ({"balloon_minus_virtio_mem": {"memmap": "16M"}}, "-16M", False),
+    ({"dimm": {"outcome": "failed", "reached": "3G"}}, "it failed", True),
+    ({"dimm": {"outcome": "failed"}}, "ok", False),
+    ({"dimm": {"detail": "MEM_UNPLUG_ERROR"}}, "mem_unplug_error", True),
+])
+def test_a_quiz_prediction_is_graded_against_the_first_compare_expectation(table, prediction, right):
+    key, ok = prediction_meets(table, prediction)
+    assert key == f"compare.{next(iter(table))}.{next(iter(next(iter(table.values()))))}" and ok is right

@@ -25,8 +25,8 @@ def test_default_is_the_fragmentation_lesson_and_json_has_checks(capsys):
 
 
 def test_a_failed_contrast_exits_1(capsys):
-    assert main(["compare", "--balloon-placement", "buddy"]) == 1
-    assert "FAIL compare.balloon.free_2m_chunks" in capsys.readouterr().out
+    assert main(["compare", "--balloon-placement", "scattered"]) == 1
+    assert "FAIL compare.balloon.host_thp_split" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [

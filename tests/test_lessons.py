@@ -1,4 +1,5 @@
 """Every shipped lesson meets all its expectations; together lessons 01-14 cover the course."""
+import re
 from dataclasses import fields
 from importlib import resources
 
@@ -69,7 +70,7 @@ def test_lesson_outcomes_match_the_facts():
 
     backoff = [g.sandbox.machine.drivers[0].retry_timer_ms // 1000
                for g in expect.check_run(builtin("06_zone_normal_stuck.toml"))]
-    assert backoff[4:8] == [100, 200, 300, 300]
+    assert backoff[7:11] == [100, 200, 300, 300]
 
     for g in expect.check_run(builtin("14_big_block_mode.toml")):
         pass
@@ -100,3 +101,69 @@ def test_examples_readme_documents_every_action_key_expectation_and_mirror():
         assert f"`{name}`" in text, name
     for name in COURSE:
         assert f"`{name}`" in text, name
+
+
+# ----- every ask is graded by --quiz --------------------------------------------------------
+def _right_and_wrong(step, graded) -> tuple[str, str]:
+    """A prediction the quiz must call RIGHT and one it must call WRONG, from the model's value."""
+    from vmemlab.commands.run import gradable_key
+    from vmemlab.core.units import format_size
+    key = gradable_key(step.expect)
+    assert key is not None, f"step {step.index}: the ask has no expectation the quiz can grade"
+    if key == "compare":
+        first = next(c for c in graded.checks if c.key.startswith("compare."))
+        wrong = next(w for w in ("0", "99999", "-99999G", "99999G", "refused", "failed", "ok")
+                     if not _meets(step.expect["compare"], w))
+        return first.actual, wrong
+    if key == "block":
+        ids = [b["id"] for b in (step.expect["block"] if isinstance(step.expect["block"], list)
+                                 else [step.expect["block"]])]
+        return " ".join(f"memory{i}" for i in ids), "memory99999"
+    actual = expect.actual_value(key, graded.state)
+    kind = expect.KEYS[key].kind
+    if kind in ("size", "change"):
+        sign = "-" if actual < 0 else ("+" if kind == "change" else "")
+        return sign + format_size(abs(actual)), format_size(abs(actual) + (7 << 20))
+    if kind == "ids":
+        return " ".join(map(str, actual)) or "none", "99999"
+    if kind == "counts":
+        first = str(next(iter(step.expect[key]))).upper()
+        return str(actual.get(first, 0)), str(actual.get(first, 0) + 7)
+    if isinstance(actual, str):
+        other = next(s for s in expect.DRIVER_STATES + expect.GUEST_STATES if s not in actual)
+        return actual, other
+    return str(actual), str(actual + 12345)
+
+
+def _meets(table, prediction: str) -> bool:
+    from vmemlab.core.compare.expectations import prediction_meets
+    return prediction_meets(table, prediction)[1]
+
+
+@pytest.mark.parametrize("name", lesson_files())
+def test_quiz_grades_every_ask_right_and_wrong(name, capsys):
+    """Every ask of every lesson is graded by ``vmemlab run --quiz``: the model's own value is
+    RIGHT, a different one is WRONG."""
+    import io
+
+    from vmemlab.commands.run import run_quiz
+    sc = builtin(name)
+    answers = [_right_and_wrong(s, g) for s, g in zip(sc.steps, expect.check_run(sc)) if s.ask]
+    for pick, verdict in ((0, "RIGHT"), (1, "WRONG")):
+        run_quiz(sc, io.StringIO("".join(a[pick] + "\n" for a in answers)))
+        out = capsys.readouterr().out
+        assert "not graded" not in out
+        assert out.count(f"   {verdict}: ") == len(answers), out
+    assert len(answers) >= 1 or name == "default.toml"
+
+
+IMPERATIVE_COMMAND = re.compile(r"\b(run|type|enter|press|execute)\s+(it\s+)?(with\s+)?`", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", lesson_files() + ["default.toml"])
+def test_no_lesson_text_tells_a_browser_user_to_run_a_terminal_command(name):
+    """The same lesson plays in the TUI, the web page and the static site: a command may be
+    named ("the Compare view, `vmemlab compare`"), never ordered ("Run it with `vmemlab ...`")."""
+    sc = builtin(name)
+    texts = [sc.title, sc.intro] + [t for s in sc.steps for t in (s.title, s.note, s.ask, s.answer)]
+    assert not [t for t in texts if IMPERATIVE_COMMAND.search(t)]

@@ -1,4 +1,4 @@
-"""The classic teaching scenarios of virtio-mem-facts.md §8 that the core covers (1-3, 5-12)."""
+"""The classic teaching scenarios of virtio-mem-facts.md §8 that the core covers (1-12)."""
 from vmemlab.core import actions as act
 from vmemlab.core.config import DeviceConfig
 from vmemlab.core.events import Kind
@@ -47,6 +47,22 @@ def test_s3_whole_block_removal_frees_memmap(movable_machine):
     assert [e.memory_block for e in ev if e.kind == Kind.BLOCK_REMOVED] == [33]
     assert m.mem.memmap_bytes == 2 * MiB
     assert not m.mem.mb_present[m.mem.phys_to_mb[33]]
+
+
+def test_s4_balloon_fresh_guest_takes_whole_blocks_long_running_guest_splits_many_virtio_mem_none():
+    """§8.4: a 1 GiB balloon is 262144 order-0 pages from the buddy allocator; virtio-mem 1 GiB is
+    512 subblocks, 8 whole memory blocks removed."""
+    from vmemlab.core.compare import compare_actions
+    cfg = trace_like(boot_memory=2 * GiB, auto_online_blocks="online_movable",
+                     devices=(DeviceConfig(region_size=4 * GiB, requested_size=4 * GiB),))
+    steps = [act.make("request", size="3G"), act.make("request", size="4G"),
+             act.make("alloc", size="3G", kind="cache"), act.make("free", kind="cache", size="2560M"),
+             act.make("request", size="3G")]
+    rows = compare_actions(cfg, steps).rows
+    fresh, later = rows[1].models, rows[5].models
+    assert fresh["balloon"].host_thp_split <= 5 < 400 < later["balloon"].host_thp_split
+    assert fresh["virtio_mem"].host_thp_split == later["virtio_mem"].host_thp_split == 0
+    assert fresh["balloon"].memmap - fresh["virtio_mem"].memmap == 16 * MiB      # 8 blocks' memmap
 
 
 def test_s5_nack_race_switches_to_unplug(movable_machine):

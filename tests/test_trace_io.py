@@ -36,7 +36,7 @@ def test_replay_of_a_lesson_is_identical():
 
 
 def test_a_changed_trace_is_reported_at_the_first_difference():
-    sc, sb, _ = played()
+    sc, sb, _ = played("07_zone_movable_works.toml")
     data = json.loads(json.dumps(trace_io.trace(sb)))
     data["config"]["seed"] = 99                 # same numbers, other pageblocks: only the events tell
     assert "event log differs" in trace_io.replay(data).difference

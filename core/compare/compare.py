@@ -45,7 +45,7 @@ class CompareOptions:
 
     dimm_size: int = 0                       # 0: the smallest that reaches maxmem in the slots
     dimm_slots: int = ACPI_MAX_RAM_SLOTS
-    balloon_placement: str = "scattered"     # or "buddy": the kindest case for the balloon
+    balloon_placement: str = "buddy"         # Linux's order; "scattered" is a labelled what-if
 
     def validate(self) -> None:
         if self.balloon_placement not in PLACEMENTS:
@@ -257,9 +257,13 @@ def _facts(m: Model, cfg: MachineConfig) -> ModelSummary:
         return ModelSummary(m.title, m.granularity, 0, m.max_size, False, facts=[
             f"the VM boots with all {format_size(m.max_size)} and pays its memmap "
             f"({format_size(m.memmap)}) forever; it can never grow beyond that",
-            "inflation takes free 4 KiB pages wherever the buddy allocator has them: every touched "
-            "2 MiB chunk stops being a free huge page in the guest and splits a huge page on the host",
-            "not NUMA-aware: it shrinks whichever node has free pages; smallest size = what the guest uses"])
+            "inflation allocates movable 4 KiB pages from the buddy allocator, the smallest free pieces "
+            "first: on a fresh guest whole 2 MiB blocks, on one whose free memory is in pieces parts of "
+            "many, and every 2 MiB block only partly in the balloon splits a huge page on the host",
+            "never empties a memory block, so no memmap is ever freed; it may take boot memory too "
+            "(smallest size = what the guest uses)",
+            f"not NUMA-aware: it takes pages on the node its worker runs on (modelled: node {m.worker_node}) "
+            "first, whichever node the host wanted smaller"])
     return ModelSummary(m.title, m.granularity, m.vm.boot_size, m.max_size, True, facts=[
         f"growing by {format_size(sum(a.size for a in m.vm.areas))} in {m.slots} ACPI slots needs DIMMs of at "
         f"least {format_size(smallest_dimm(sum(a.size for a in m.vm.areas), m.slots, cfg.mb_size))}; "

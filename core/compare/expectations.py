@@ -8,10 +8,12 @@ of ``core.expect`` (``">= 1G"``, ``"< 3"``; bare = equal)::
                            balloon_minus_virtio_mem = { free_2m_chunks = "<= -1900" },
                            dimm = { outcome = "failed", detail = "MEM_UNPLUG_ERROR" } } }
 
-``vmemlab compare`` grades them; ``grade_scenario`` lets ``vmemlab run --check`` do the same.
+``vmemlab compare`` grades them; ``grade_scenario`` lets ``vmemlab run --check`` do the same, and
+``prediction_meets`` lets ``vmemlab run --quiz`` grade a student's prediction against the first one.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..expect import OPS, Check, ExpectError, split_op
@@ -132,3 +134,34 @@ def grade_scenario(scenario: Scenario, options: CompareOptions | None = None) ->
     """Run the comparison once and grade it: the hook for ``vmemlab run --check``."""
     specs = parse_scenario(scenario)
     return grade(compare(scenario, options), specs) if specs else {}
+
+
+# ----- a student's prediction (vmemlab run --quiz) ------------------------------------------
+def prediction_meets(raw: Any, prediction: str) -> tuple[str, bool]:
+    """(key, right?) for the first expectation of a ``compare`` table: the prediction is right
+    when the model's value in its place would pass, e.g. "3" for ``host_thp_split = "<= 5"``,
+    "1G" or "1 GiB" for a size, "failed" for an outcome. Words around the value are ignored."""
+    subject, metric, op, want = parse(raw)[0]
+    key = f"compare.{subject}.{metric}"
+    text = prediction.strip()
+    if op == "contains" or metric == "outcome":
+        words = {w.lower() for w in re.findall(r"[A-Za-z_]+", text)}
+        return key, (want.lower() in words if metric == "outcome" else bool(text) and want.lower() in text.lower())
+    if metric in SIZES:
+        m = re.search(r"(-?)(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?", text, re.IGNORECASE)
+        if not m:
+            return key, False
+        try:
+            value = parse_size(m.group(2) + m.group(3).upper(), key)
+        except SizeError:
+            return key, False
+        value = -value if m.group(1) else value
+    else:
+        m = re.search(r"-?\d+", text)
+        if m:
+            value = int(m.group())
+        elif {w.lower() for w in re.findall(r"[A-Za-z]+", text)} & {"none", "no", "zero", "nothing"}:
+            value = 0
+        else:
+            return key, False
+    return key, OPS[op](value, want)

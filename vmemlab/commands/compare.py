@@ -13,7 +13,7 @@ import json
 import sys
 
 from vmemlab.core.compare import ACPI_MAX_RAM_SLOTS, CompareOptions, compare
-from vmemlab.core.compare.balloon import PLACEMENTS
+from vmemlab.core.compare.balloon import PLACEMENT_HELP, PLACEMENTS
 from vmemlab.core.compare.expectations import grade, parse_scenario
 from vmemlab.core.compare.tables import render, step_details, step_table, summary_table
 from vmemlab.core.scenario import Scenario, ScenarioError, builtin, load, with_seed
@@ -31,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "that reaches maxmem in the slots)")
     p.add_argument("--dimm-slots", type=int, default=ACPI_MAX_RAM_SLOTS, metavar="N",
                    help=f"ACPI memory slots, 1 to {ACPI_MAX_RAM_SLOTS} (QEMU -m slots=N)")
-    p.add_argument("--balloon-placement", choices=PLACEMENTS, default="scattered",
-                   help="which free pages inflation takes after boot (buddy = the kindest order)")
+    p.add_argument("--balloon-placement", choices=PLACEMENTS, default=CompareOptions.balloon_placement,
+                   help="which free pages inflation takes after boot: "
+                        + "; ".join(f"{k} = {v}" for k, v in PLACEMENT_HELP.items()))
 
 
 def _fail(message: str) -> SystemExit:

@@ -14,6 +14,7 @@ import sys
 from typing import TextIO
 
 from vmemlab.core import expect, trace_io
+from vmemlab.core.compare.expectations import prediction_meets
 from vmemlab.core.events import Kind
 from vmemlab.core.mirrors import qmp_memory_devices
 from vmemlab.core.scenario import ScenarioError, default, load, with_seed
@@ -189,6 +190,9 @@ def run_quiz(sc, stdin: TextIO, verbose: bool = False) -> int:
             if key == "block":
                 ok = block_prediction(prediction, step.expect["block"], checks)
                 actual = ", ".join(f"memory{b['id']}" for b in _as_list(step.expect["block"]))
+            elif key == "compare":
+                key, ok = prediction_meets(step.expect["compare"], prediction)
+                actual = next((c.actual for c in checks if c.key == key), "")
             else:
                 first = str(next(iter(step.expect[key]), "")).upper() if isinstance(step.expect[key], dict) else ""
                 ok = expect.words_match(prediction, key, actual, first)
@@ -212,7 +216,7 @@ def shown_value(key: str, actual, checks: list[expect.Check]) -> str:
 def gradable_key(table: dict) -> str | None:
     """The first expect key a free-text prediction can be compared with."""
     for key in table:
-        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key == "block":
+        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key in ("block", "compare"):
             return key
     return None
 
