@@ -9,8 +9,9 @@ Cases (each at 1 GiB, 64 GiB and 4 TiB regions, 128 GiB of boot memory):
   driver skips them and ends -EBUSY with its retry timer armed (stall-heavy);
 - ``numa``: two devices of half the size on two nodes (64 GiB boot memory each), the same steps;
 - ``bbm``: the ``movable`` steps in Big Block Mode;
-- ``memory`` (64 TiB only): a 64 TiB region (the documented maximum), 4 steps (request 1 TiB,
-  16 GiB anon, fragment, request 0) and one undo: what its state and time travel cost.
+- ``memory`` (64 TiB, the documented maximum; other sizes with ``--memory-sizes``): 4 steps
+  (request 1 TiB or the whole region if smaller, 1/64 of that as anon, fragment, request 0) and
+  one undo: what the state of a region that size and its time travel cost.
 
 Every row runs in a fresh subprocess (its peak RSS is its own) through a ``Sandbox``, as the
 terminal UI and the web page hold it: each step's settle runs in 30 ms ``Work`` slices and after
@@ -72,7 +73,8 @@ def scenario(case: str, region: int) -> Scenario:
     if case == "memory":
         cfg = MachineConfig(boot_memory=BOOT, auto_online_blocks="online_movable", seed=1,
                             devices=(DeviceConfig(region_size=region),))
-        steps = [("request", {"size": TiB}), ("alloc", {"size": 16 * GiB, "kind": "anon"}),
+        plug = min(region, TiB)
+        steps = [("request", {"size": plug}), ("alloc", {"size": max(plug // 64, 4 << 20), "kind": "anon"}),
                  ("fragment", {"percent": 1.0}), ("request", {"size": 0})]
         return Scenario(f"memory {format_size(region)}", "", cfg, _steps(steps))
     if case == "numa":
@@ -252,20 +254,21 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plan(cases: tuple[str, ...], sizes: tuple[int, ...]) -> list[tuple[str, int]]:
-    """The rows to run: each case at each size, the 64 TiB memory row, the ``run`` row."""
+def plan(cases: tuple[str, ...], sizes: tuple[int, ...],
+         memory_sizes: tuple[int, ...] = (MEMORY_REGION,)) -> list[tuple[str, int]]:
+    """The rows to run: each case at each size, the memory rows (64 TiB), the ``run`` row."""
     rows = [(c, s) for c in cases if c in CASES for s in sizes]
     if "memory" in cases:
-        rows.append(("memory", MEMORY_REGION))
+        rows += [("memory", s) for s in memory_sizes]
     if "run" in cases:
         rows.append(("run", 4 * TiB))
     return rows
 
 
 def run(cases: tuple[str, ...] = CASES + ("memory", "run"), sizes: tuple[int, ...] = SIZES,
-        repeats: int = 3, progress=None) -> list[dict]:
+        repeats: int = 3, progress=None, memory_sizes: tuple[int, ...] = (MEMORY_REGION,)) -> list[dict]:
     rows = []
-    for case, size in plan(cases, sizes):
+    for case, size in plan(cases, sizes, memory_sizes):
         if case == "run":
             row = measure_run(repeats)
         else:

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated rows to run (default all: {','.join(ALL_CASES)})")
     p.add_argument("--sizes", default="1G,64G,4T",
                    help="comma-separated region sizes for movable/normal/numa/bbm (default 1G,64G,4T)")
+    p.add_argument("--memory-sizes", default="64T",
+                   help="comma-separated region sizes for the memory rows (default 64T)")
     p.add_argument("--repeats", type=int, default=3, help="repeats per row; medians are printed (default 3)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
@@ -36,6 +38,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         sizes = tuple(parse_size(s.strip(), "--sizes") for s in args.sizes.split(","))
+        memory_sizes = tuple(parse_size(s.strip(), "--memory-sizes") for s in args.memory_sizes.split(","))
     except SizeError as e:
         print(f"vmemlab bench: {e}", file=sys.stderr)
         return 2
@@ -47,6 +50,6 @@ def main(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"  done: {row['case']} {row['region'] >> 30} GiB", file=sys.stderr, flush=True)
 
-    rows = model.run(args.cases, sizes, args.repeats, progress)
+    rows = model.run(args.cases, sizes, args.repeats, progress, memory_sizes)
     print(json.dumps(rows, indent=1) if args.json else model.table(rows))
     return 0
