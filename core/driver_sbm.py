@@ -79,9 +79,10 @@ class SbmDriver(Driver):
 
     # ----- memory notifier --------------------------------------------------------------
     def may_online(self, mb: int) -> str:
-        st = MbState(self.mb_state[mb - self.mb_off])
+        st = int(self.mb_state[mb - self.mb_off])
         if st not in _ONLINE_STATE:
-            return f"virtio_mem refuses to online memory{self.guest.sysfs_id(mb)}: driver state is {st.name}"
+            return (f"virtio_mem refuses to online memory{self.guest.sysfs_id(mb)}: driver state is "
+                    f"{MbState(st).name}")
         return ""
 
     def on_online(self, mb: int, zone: Zone) -> None:
@@ -309,10 +310,11 @@ class SbmDriver(Driver):
         if res.tries > 1:
             moved += (f"; alloc_contig_range needed {res.tries} tries (transient references; ZONE_MOVABLE "
                       "allows 5)")
-        self.emit(Kind.FAKE_OFFLINE, f"{self.what(mb, sb, count)} fake-offlined: pages marked PageOffline, "
+        what = self.what(mb, sb, count)
+        self.emit(Kind.FAKE_OFFLINE, f"{what} fake-offlined: pages marked PageOffline, "
                   f"MemTotal drops by {format_size(count * self.unit_size)}{moved}",
                   memory_block=self.sid(mb), subblock=sb, size=count * self.unit_size)
-        rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, self.what(mb, sb, count))
+        rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, what)
         if rc:
             self.mem.fake_online(sl)
             return rc

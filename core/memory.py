@@ -471,7 +471,8 @@ class GuestMemory:
         self.mb_present[mb] = False
         self.mb_zone[mb] = Zone.NONE
 
-    def online_block(self, mb: int, zone: Zone) -> None:
+    def online_block(self, mb: int, zone: Zone) -> int:
+        """online_pages(): the block's plugged chunks join the buddy in ``zone``; returns how many."""
         self.version += 1
         sl = self.mb_chunks(mb)
         self.mb_online[mb] = True
@@ -487,6 +488,7 @@ class GuestMemory:
             self.zone_managed[int(self.chunk_node[sl.start]), int(zone)] += n * PAGES_PER_CHUNK
             self._zone_version += 1
         self.space._lower(int(self.mb_node[mb]), int(zone), sl.start)     # the whole block is in ``zone`` now
+        return n
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
         """Can offline_pages() succeed? Unmovable pages fail at once (-EBUSY)."""
