@@ -7,6 +7,7 @@ be checked *before* touching the machine, so a refused action leaves the model u
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,7 +17,7 @@ from .device import DeviceConfigError
 from .events import Kind
 from .machine import Machine
 from .memory import CHUNK_SIZE, PAGES_PER_CHUNK, Page, Zone
-from .units import PAGE_SIZE, SizeError, format_size, parse_size
+from .units import PAGE_SIZE, SizeError, format_size, parse_size, shown
 
 REQUIRED = object()
 PAGE_KINDS = {"anon": Page.ANON, "cache": Page.CACHE, "kernel": Page.KERNEL, "slab": Page.SLAB}
@@ -26,13 +27,44 @@ class ActionError(ValueError):
     """An action that cannot be applied; the message names the field and the allowed values."""
 
 
+_INT_RE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
+_FLOAT_RE = re.compile(r"[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})([eE][+-]?\d{1,4})?", re.ASCII)
+
+
 @dataclass(frozen=True)
 class Param:
+    """One argument of an action: its kind, default and, for numbers, the allowed range.
+
+    Everything a value can be checked against without the machine is checked here, when the
+    Action is built; what depends on the machine (a node, a block, a device) is checked by the
+    action before it changes anything.
+    """
+
     name: str
-    kind: str                      # size | int | float | bool | choice | str | device
+    kind: str                      # size | int | float | bool | choice | str
     default: Any = REQUIRED
     choices: tuple = ()
     help: str = ""
+    low: float | None = None       # numbers: the smallest allowed value
+    high: float | None = None      # numbers: the largest allowed value
+    low_open: bool = False         # the smallest allowed value is excluded ("more than 0")
+    multiple: int = 0              # sizes: a whole number of these bytes (4K pages, 2M pageblocks)
+    unit: str = ""                 # sizes: what ``multiple`` is called ("pages")
+
+    def _num(self, v: float) -> str:
+        if self.kind == "size":
+            return format_size(int(v))
+        return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+    def allowed(self) -> str:
+        """The allowed values in words, for error messages and help."""
+        low = "" if self.low is None else (f"more than {self._num(self.low)}" if self.low_open
+                                           else self._num(self.low))
+        if self.high is None:
+            text = f"{low} or more" if not self.low_open else low
+        else:
+            text = f"{low}, at most {self._num(self.high)}" if self.low_open else f"{low} to {self._num(self.high)}"
+        return text + (f" in steps of {format_size(self.multiple)}" if self.multiple else "")
 
     def parse(self, action: str, value: Any) -> Any:
         where = f"{action}.{self.name}"
@@ -41,36 +73,60 @@ class Param:
                 return None
             value = self.default          # defaults are parsed like user input ("64M" -> bytes)
         try:
-            if self.kind == "size":
-                return parse_size(value, where)
+            parsed = self._parse(where, value)
+        except SizeError as e:
+            raise ActionError(str(e)) from None
+        except (TypeError, ValueError, OverflowError):
+            raise ActionError(f"{where}: {shown(value)} is not a valid {self.kind}"
+                              + (f" ({self.help})" if self.help else "")) from None
+        if self.multiple and parsed % self.multiple:
+            raise ActionError(f"{where}: {format_size(parsed)} is not a whole number of "
+                              f"{format_size(self.multiple)} {self.unit}; allowed: {self.allowed()}")
+        if self.kind in ("int", "float", "size") and not self._in_range(parsed):
+            what = format_size(parsed) if self.kind == "size" else shown(value)
+            raise ActionError(f"{where}: {what} is not allowed; allowed: {self.allowed()}")
+        return parsed
+
+    def _in_range(self, v: float) -> bool:
+        if v != v:                        # NaN
+            return False
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            return False
+        return self.high is None or v <= self.high
+
+    def _parse(self, where: str, value: Any) -> Any:
+        if self.kind == "size":
+            return parse_size(value, where)
+        if self.kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            if isinstance(value, str):
+                text = value.strip()
+                if not (_INT_RE if self.kind == "int" else _FLOAT_RE).fullmatch(text):
+                    raise ValueError
+                value = int(text) if self.kind == "int" else float(text)
             if self.kind == "int":
-                if isinstance(value, bool) or not isinstance(value, (int, str)):
+                if isinstance(value, float):
                     raise ValueError
-                return int(value)
-            if self.kind == "float":
-                if isinstance(value, bool):
-                    raise ValueError
-                return float(value)
-            if self.kind == "bool":
-                if isinstance(value, bool):
-                    return value
+                return value
+            return float(value)
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, (str, int)):
                 if str(value).lower() in ("true", "yes", "on", "1"):
                     return True
                 if str(value).lower() in ("false", "no", "off", "0"):
                     return False
-                raise ValueError
-            if self.kind == "choice":
-                if value not in self.choices:
-                    raise ActionError(f"{where}: {value!r} is not allowed; allowed: {', '.join(map(str, self.choices))}")
-                return value
-            if not isinstance(value, str):
-                raise ValueError
+            raise ValueError
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise ActionError(f"{where}: {shown(value)} is not allowed; allowed: "
+                                  f"{', '.join(map(str, self.choices))}")
             return value
-        except SizeError as e:
-            raise ActionError(str(e)) from None
-        except (TypeError, ValueError):
-            raise ActionError(f"{where}: {value!r} is not a valid {self.kind}"
-                              + (f" ({self.help})" if self.help else "")) from None
+        if not isinstance(value, str):
+            raise ValueError
+        return value
 
 
 @dataclass(frozen=True)
@@ -112,13 +168,14 @@ class Action:
 
 def make(name: str, **raw: Any) -> Action:
     """Build a validated Action; unknown names or fields raise ActionError."""
-    spec = ACTIONS.get(name)
+    spec = ACTIONS.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise ActionError(f"action: {name!r} is not known; allowed: {', '.join(ACTIONS)}")
+        what = f"{shown(name)} is not known" if isinstance(name, str) else "expected a string"
+        raise ActionError(f"action: {what}; allowed: {', '.join(ACTIONS)}")
     known = {p.name for p in spec.params}
     extra = set(raw) - known
     if extra:
-        raise ActionError(f"{name}: unknown field {sorted(extra)[0]!r}; allowed: {', '.join(sorted(known)) or 'none'}")
+        raise ActionError(f"{name}: unknown field {shown(sorted(extra)[0])}; allowed: {', '.join(sorted(known)) or 'none'}")
     args = []
     for p in spec.params:
         value = raw.get(p.name)
@@ -129,6 +186,9 @@ def make(name: str, **raw: Any) -> Action:
 
 
 def from_dict(d: dict) -> Action:
+    """An Action from its ``to_dict`` form (a trace entry); anything else raises ActionError."""
+    if not isinstance(d, dict):
+        raise ActionError(f"expected an object like {{\"action\": \"settle\"}}, got {shown(d)}")
     d = dict(d)
     name = d.pop("action", None)
     if not isinstance(name, str):
@@ -153,12 +213,12 @@ def _dev(m: Machine, dev_id: str | None) -> int:
         raise ActionError(f"device: {dev_id!r} does not exist; allowed: {', '.join(d.id for d in m.devices)}") from None
 
 
-def _block(m: Machine, sysfs_id: int) -> int:
+def _block(m: Machine, action: str, sysfs_id: int) -> int:
     mb = m.mem.phys_to_mb.get(sysfs_id)
     if mb is None:
-        ids = [int(m.mem.mb_phys[s.mb_off]) for s in m.mem.segments]
-        raise ActionError(f"block: memory{sysfs_id} is not guest RAM; memory blocks start at "
-                          + ", ".join(f"memory{i}" for i in ids))
+        ranges = [(int(m.mem.mb_phys[s.mb_off]), s.size // m.mem.mb_size) for s in m.mem.segments]
+        raise ActionError(f"{action}.block: memory{shown(sysfs_id)} is not guest RAM; allowed: "
+                          + ", ".join(f"memory{i} to memory{i + n - 1}" for i, n in ranges))
     return mb
 
 
@@ -205,11 +265,16 @@ def _migration(m: Machine, a: dict) -> None:
     m.set_migration(on)
 
 
+def _node(m: Machine, action: str, node: int | None) -> None:
+    if node is not None and not 0 <= node < m.config.nodes:
+        raise ActionError(f"{action}.node: {node} does not exist; allowed: 0 to {m.config.nodes - 1} "
+                          f"(the VM has {m.config.nodes} NUMA node{'s' if m.config.nodes > 1 else ''})")
+
+
 def _alloc(m: Machine, a: dict) -> None:
     _guest_alive(m)
     at = _chunks_at(m, a["addr"], a["size"]) if a["addr"] is not None else None
-    if a["node"] is not None and not 0 <= a["node"] < m.config.nodes:
-        raise ActionError(f"alloc.node: {a['node']} does not exist; allowed: 0 to {m.config.nodes - 1}")
+    _node(m, "alloc", a["node"])
     m.guest.allocate(a["size"], PAGE_KINDS[a["kind"]], a["node"], a["placement"], at)
 
 
@@ -223,8 +288,7 @@ def _free(m: Machine, a: dict) -> None:
 def _fragment(m: Machine, a: dict) -> None:
     """Unmovable pages in online kernel-zone memory (seeded): grouped by migratetype, or the worst case."""
     _guest_alive(m)
-    if not 0 < a["percent"] <= 50:
-        raise ActionError(f"fragment.percent: {a['percent']} is not allowed; use more than 0 and at most 50")
+    _node(m, "fragment", a["node"])
     mem = m.mem
     kernel = mem.chunk_online & np.isin(mem.chunk_zone, (Zone.NORMAL, Zone.DMA32))
     if a["node"] is not None:
@@ -265,11 +329,12 @@ def _fragment(m: Machine, a: dict) -> None:
 
 def _pin(m: Machine, a: dict) -> None:
     """Take short-lived extra references on movable pages (as O_DIRECT or get_user_pages do)."""
+    _guest_alive(m)
     mem = m.mem
     holders = np.flatnonzero(mem.movable(slice(None)) > 0)
     if not len(holders):
         raise ActionError("pin: there are no movable pages to pin; allocate anon or cache memory first")
-    n = min(len(holders), max(1, a["size"] // CHUNK_SIZE))
+    n = min(len(holders), a["size"] // CHUNK_SIZE)
     chosen = np.sort(m.rng.choice(holders, size=n, replace=False))
     mem.pins[chosen] = a["tries"]
     m.emit(Kind.ALLOC, f"pinned movable pages in {n} pageblocks for the next {a['tries']} migration attempts "
@@ -277,26 +342,34 @@ def _pin(m: Machine, a: dict) -> None:
 
 
 def _online(m: Machine, a: dict) -> None:
-    mb = _block(m, a["block"])
+    mb = _block(m, "online", a["block"])
     err = m.guest.online(mb, a["type"], why=f"writing {a['type']} to memory{a['block']}/state")
     if err:
         raise ActionError(f"online: {err}")
 
 
 def _offline(m: Machine, a: dict) -> None:
-    mb = _block(m, a["block"])
+    mb = _block(m, "offline", a["block"])
     err = m.guest.offline(mb)
     if err:
         raise ActionError(f"offline: {err}")
 
 
 def _buggy(m: Machine, a: dict) -> None:
-    m.inject_request(_dev(m, a["device"]), a["kind"])
+    i = _dev(m, a["device"])
+    dev = m.devices[i]
+    if a["kind"] == "double_plug" and not dev.bitmap.any():
+        raise ActionError("buggy_request.kind: double_plug needs a plugged device block to plug again, and "
+                          f"{dev.id} has none; plug memory first (request a size), or use kind misaligned or outside")
+    usable = dev.bitmap[:dev.usable_region_size // dev.block_size]
+    if a["kind"] == "double_unplug" and usable.all():
+        raise ActionError("buggy_request.kind: double_unplug needs an unplugged device block inside the usable "
+                          f"region, and every block of {dev.id}'s usable region is plugged; unplug some memory "
+                          "first, or use kind misaligned or outside")
+    m.inject_request(i, a["kind"])
 
 
 def _step(m: Machine, a: dict) -> None:
-    if a["count"] < 1:
-        raise ActionError("step.count: must be at least 1")
     for _ in range(a["count"]):
         if not m.step():
             m.emit(Kind.DRIVER, "nothing to do: every driver is idle, waiting for its retry timer, blocked "
@@ -309,8 +382,6 @@ def _settle(m: Machine, a: dict) -> None:
 
 
 def _advance(m: Machine, a: dict) -> None:
-    if not 0 < a["seconds"] <= 86400 * 365:
-        raise ActionError(f"advance.seconds: {a['seconds']} is not allowed; use more than 0, at most a year")
     m.advance(a["seconds"])
 
 
@@ -334,6 +405,13 @@ def _kexec(m: Machine, a: dict) -> None:
 
 
 _DEVICE = Param("device", "str", None, help="device id, e.g. vmem0 (default: the first device)")
+MAX_NODES = 8
+MAX_ADVANCE = 86400 * 365
+
+
+def _pages(help: str, default: Any = REQUIRED) -> Param:
+    return Param("size", "size", default, help=help, low=PAGE_SIZE, multiple=PAGE_SIZE, unit="pages")
+
 _SIZE_KINDS = tuple(PAGE_KINDS)
 
 ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
@@ -352,34 +430,41 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
                "keeps its plugged memory, and unplugs all first",
                (), _kexec, key="K"),
     ActionSpec("alloc", "guest", "Allocate guest memory (anon/cache are movable, kernel/slab are not)",
-               (Param("size", "size", help="how much, e.g. 300M"),
+               (_pages("how much, e.g. 300M"),
                 Param("kind", "choice", "anon", _SIZE_KINDS),
                 Param("placement", "choice", "random", ("random", "packed")),
-                Param("node", "int", None, help="NUMA node (default: any)"),
+                Param("node", "int", None, help="NUMA node (default: any)", low=0, high=MAX_NODES - 1),
                 Param("addr", "size", None, help="guest-physical address to allocate at")), _alloc, key="a"),
     ActionSpec("free", "guest", "Free guest memory of one kind (all of it unless SIZE is given)",
-               (Param("kind", "choice", "anon", _SIZE_KINDS), Param("size", "size", None)), _free, key="A"),
+               (Param("kind", "choice", "anon", _SIZE_KINDS), _pages("how much (default: all of it)", None)),
+               _free, key="A"),
     ActionSpec("fragment", "guest", "Allocate unmovable kernel pages in online kernel-zone memory",
-               (Param("percent", "float", 1.0, help="percent of online kernel-zone memory, e.g. 1"),
-                Param("node", "int", None),
+               (Param("percent", "float", 1.0, help="percent of online kernel-zone memory, e.g. 1", low=0,
+                      high=50, low_open=True),
+                Param("node", "int", None, help="NUMA node (default: all)", low=0, high=MAX_NODES - 1),
                 Param("spread", "choice", "grouped", ("grouped", "worst"),
                       help="grouped: by migratetype into few pageblocks, as the buddy allocator does; "
                            "worst: one page in every pageblock first (an explicit worst case)")), _fragment, key="f"),
     ActionSpec("pin", "guest", "Pin movable pages for a few migration attempts (transient references)",
-               (Param("size", "size", "64M"), Param("tries", "int", 3)), _pin, key="P"),
+               (Param("size", "size", "64M", help="how much, in whole 2M pageblocks", low=CHUNK_SIZE,
+                      multiple=CHUNK_SIZE, unit="pageblocks"),
+                Param("tries", "int", 3, help="migration attempts that fail (the page reference count is 8 bits)",
+                      low=1, high=255)), _pin, key="P"),
     ActionSpec("online", "guest", "Write online / online_kernel / online_movable to memoryN/state",
-               (Param("block", "int", help="sysfs memory block number N of memoryN"),
+               (Param("block", "int", help="sysfs memory block number N of memoryN", low=0),
                 Param("type", "choice", "online", ("online", "online_kernel", "online_movable"))), _online, key="o"),
     ActionSpec("offline", "guest", "Write offline to memoryN/state",
-               (Param("block", "int", help="sysfs memory block number N of memoryN"),), _offline, key="O"),
+               (Param("block", "int", help="sysfs memory block number N of memoryN", low=0),), _offline, key="O"),
     ActionSpec("buggy_request", "guest", "Make the driver send a request the spec forbids (device answers ERROR)",
                (_DEVICE, Param("kind", "choice", "misaligned", ("misaligned", "outside", "double_plug", "double_unplug"))),
                _buggy, key="E"),
-    ActionSpec("step", "time", "Let the driver send one more request", (Param("count", "int", 1),), _step,
+    ActionSpec("step", "time", "Let the driver send one more request",
+               (Param("count", "int", 1, help="how many requests", low=1, high=Machine.MAX_SETTLE_STEPS),), _step,
                key="space", settles=False),
     ActionSpec("settle", "time", "Run the driver until it is idle, waiting, blocked or broken", (), _settle,
                key="s", settles=False, runs_driver=True),
-    ActionSpec("advance", "time", "Let simulated time pass (retry timers fire)", (Param("seconds", "float"),),
+    ActionSpec("advance", "time", "Let simulated time pass (retry timers fire)",
+               (Param("seconds", "float", help="seconds, at most a year", low=0, high=MAX_ADVANCE, low_open=True),),
                _advance, key="t", settles=False),
     ActionSpec("retry", "time", "Jump to the next retry timer and let it fire", (), _retry, key="T", settles=False),
     ActionSpec("note", "lesson", "Narration only: changes nothing", (Param("text", "str"),), _note, settles=False),

@@ -2,10 +2,11 @@
 parameters fix before the VM starts. Validated here, once, for every front end."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .onlining import AUTO_ONLINE_CHOICES, ONLINE_POLICIES
-from .units import GiB, KiB, MiB, format_size, is_power_of_two
+from .units import GiB, KiB, MiB, format_size, is_power_of_two, shown
 
 ARCHES = {
     # arch: (pageblock size, default memory block, usable-region extent, default device block, base page)
@@ -24,6 +25,8 @@ X86_TOP_HOLE = 32 * 4 * KiB
 # Managed memory the booted kernel already uses (slab, page tables, the initramfs, per-cpu data):
 # MemTotal - MemFree right after boot, 37-39 MiB on the recorded guests.
 DEFAULT_BOOT_KERNEL_USED = 38 * MiB
+MAX_SEED = (1 << 64) - 1
+_QEMU_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*", re.ASCII)   # QEMU's id_wellformed()
 
 
 class ConfigError(ValueError):
@@ -108,7 +111,9 @@ class MachineConfig:
             raise ConfigError(f"machine.memory_block_size: {format_size(mb)} is not allowed; use a power "
                               f"of two from {format_size(self.pageblock)} to 2G (x86-64 default 128M)")
         if not 1 <= self.nodes <= 8:
-            raise ConfigError(f"machine.nodes: {self.nodes} is not allowed; use 1 to 8")
+            raise ConfigError(f"machine.nodes: {shown(self.nodes)} is not allowed; use 1 to 8")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"machine.seed: {shown(self.seed)} is not allowed; allowed: 0 to 2^64-1")
         if self.node_memory:
             if len(self.node_memory) != self.nodes or sum(self.node_memory) != self.boot_memory \
                     or any(n <= 0 or n % self.pageblock for n in self.node_memory):
@@ -149,6 +154,9 @@ class MachineConfig:
         ids = set()
         for i, d in enumerate(self.devices):
             where = f"devices[{i}] ({d.id})"
+            if not _QEMU_ID.fullmatch(d.id):
+                raise ConfigError(f"devices[{i}].id: {shown(d.id)} is not a QEMU id; allowed: a letter, then "
+                                  "letters, digits, '-', '.' or '_' (e.g. vmem0)")
             if d.id in ids:
                 raise ConfigError(f"{where}.id: {d.id!r} is used twice; device ids must be unique")
             ids.add(d.id)

@@ -45,6 +45,7 @@ class Event:
     size: int = 0
     request: str = ""          # PLUG / UNPLUG / UNPLUG_ALL / STATE
     response: str = ""         # ACK / NACK / BUSY / ERROR
+    repeat: int = 1            # how many identical occurrences this event stands for (see core.retries)
 
     def explain(self) -> str:
         return self.text
@@ -52,4 +53,5 @@ class Event:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["kind"] = self.kind.value
-        return {k: v for k, v in d.items() if v not in (-1, "", 0) or k in ("kind", "text", "time")}
+        return {k: v for k, v in d.items()
+                if (v not in (-1, "", 0) or k in ("kind", "text", "time")) and not (k == "repeat" and v == 1)}

@@ -9,6 +9,7 @@ equality. ``validate`` rejects unknown keys and wrong types before anything runs
 """
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from .mirrors import MIRRORS
 from .runner import StepResult, apply_step
 from .sandbox import Sandbox
 from .scenario import Scenario, ScenarioError
-from .units import SizeError, format_size, human, parse_size
+from .units import SizeError, format_size, human, parse_size, shown
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, "<=": operator.le, "!=": operator.ne, "==": operator.eq,
@@ -175,7 +176,7 @@ def _responses(s: StepState) -> dict[str, int]:
     out = {r: 0 for r in RESPONSES}
     for e in s.events:
         if e.kind == Kind.REQUEST and e.response in out:
-            out[e.response] += 1
+            out[e.response] += e.repeat
     return out
 
 
@@ -244,7 +245,7 @@ KEYS: dict[str, Key] = {
     "backoff": Key(lambda r, k: _number(r, k, int), "the first device's current retry backoff in seconds",
                    lambda s: s.machine.drivers[0].retry_timer_ms // 1000),
     "requests": Key(lambda r, k: _number(r, k, int), "requests sent to the devices in this step",
-                    lambda s: sum(1 for e in s.events if e.kind == Kind.REQUEST)),
+                    lambda s: sum(e.repeat for e in s.events if e.kind == Kind.REQUEST)),
     "driver": Key(lambda r, k: _choice(r, k, DRIVER_STATES), "state of every device's driver",
                   _all_drivers),
     "guest": Key(lambda r, k: _choice(r, k, GUEST_STATES), "alive, or dead after an unrecoverable OOM",
@@ -460,6 +461,12 @@ def actual_value(key: str, state: StepState) -> Any:
     return spec.read(state)
 
 
+def numbers_in(text: str) -> list[float]:
+    """The whole numbers in a student's answer ("memory39" -> 39); a run of more than 30 digits
+    counts as infinity, which matches nothing (and is never converted digit by digit)."""
+    return [int(n) if len(n) <= 30 else math.inf for n in re.findall(r"\d+", text, re.ASCII)]
+
+
 def words_match(answer: str, key: str, actual: Any, first_name: str = "") -> bool:
     """Does a student's free-text prediction match the model's value for ``key``?
 
@@ -478,12 +485,12 @@ def words_match(answer: str, key: str, actual: Any, first_name: str = "") -> boo
         except ExpectError:
             return False
     if spec.kind == "ids":
-        nums = sorted(int(n) for n in re.findall(r"\d+", text))
+        nums = sorted(numbers_in(text))
         return nums == sorted(actual) or nums == [len(actual)] or (not nums and not actual and "none" in text.lower())
     if spec.kind == "counts":
-        nums = re.findall(r"\d+", text)
+        nums = numbers_in(text)
         if nums and first_name:
-            return int(nums[0]) == actual.get(first_name, 0)
+            return nums[0] == actual.get(first_name, 0)
         said = {w.upper().removeprefix("ZONE_") for w in re.findall(r"[A-Za-z_]+", text)}
         return bool(said) and said & set(actual) == {k for k, v in actual.items() if v}
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
@@ -496,10 +503,15 @@ def words_match(answer: str, key: str, actual: Any, first_name: str = "") -> boo
 
 # ----- a whole scenario ---------------------------------------------------------------------
 def validate_scenario(scenario: Scenario) -> None:
-    """Check every step's expect table before anything runs; ScenarioError names file, step, key."""
+    """Check every step's expect table before anything runs, device ids against the config;
+    ScenarioError names file, step, key."""
+    ids = [d.id for d in scenario.config.devices]
     for step in scenario.steps:
         try:
-            validate(step.expect)
+            wanted = validate(step.expect)
+            for dev_id in wanted.get("devices", {}):
+                if dev_id not in ids:
+                    raise ExpectError(f"devices.{shown(dev_id)[1:-1]}: no such device; allowed: {', '.join(ids)}")
         except ExpectError as e:
             raise ScenarioError(scenario.source, f"step {step.index} ({step.action.name})", str(e)) from None
 

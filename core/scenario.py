@@ -6,20 +6,19 @@ field and the allowed values.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from . import actions as act
 from .actions import Action, ActionError
-from .config import ConfigError, DeviceConfig, MachineConfig
-from .units import SizeError, parse_size
+from .config import ConfigError, MachineConfig
+from .config_io import FieldError, read_config
+from .units import shown
 
-SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved", "boot_kernel_used",
-               "boot_holes", "below_4g",
-               "region_size", "block_size", "requested_size", "addr"}
 STEP_META = {"note", "settle", "expect", "ask", "answer", "title"}
+MAX_FILE_BYTES = 16 << 20        # a lesson is a few KiB; this refuses a wrong file before reading it all
 
 
 class ScenarioError(ValueError):
@@ -53,72 +52,46 @@ class Scenario:
     source: str = "<scenario>"
 
 
-def _typed(source: str, where: str, name: str, value: Any, ftype: Any) -> Any:
-    if name == "node_memory":
-        if not isinstance(value, list):
-            raise ScenarioError(source, where, f"{name}: expected a list of sizes, e.g. [\"512M\", \"512M\"]")
-        return tuple(_typed(source, where, "boot_memory", v, None) for v in value)
-    if name in SIZE_FIELDS:
-        if value is None:
-            return None
-        try:
-            return parse_size(value, name)
-        except SizeError as e:
-            raise ScenarioError(source, where, str(e)) from None
-    want = {"int": int, "bool": bool, "str": str}.get(str(ftype).replace("<class '", "").replace("'>", ""))
-    if want is bool and not isinstance(value, bool):
-        raise ScenarioError(source, where, f"{name}: expected true or false, got {value!r}")
-    if want is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ScenarioError(source, where, f"{name}: expected a whole number, got {value!r}")
-    if want is str and not isinstance(value, str):
-        raise ScenarioError(source, where, f"{name}: expected a string, got {value!r}")
-    return value
-
-
-def _table(source: str, where: str, raw: Any, cls: type, skip: set[str]) -> dict:
-    if not isinstance(raw, dict):
-        raise ScenarioError(source, where, f"expected a table, got {type(raw).__name__}")
-    allowed = {f.name: f.type for f in fields(cls) if f.name not in skip}
-    out = {}
-    for k, v in raw.items():
-        if k not in allowed:
-            raise ScenarioError(source, where, f"unknown key {k!r}; allowed: {', '.join(sorted(allowed))}")
-        out[k] = _typed(source, where, k, v, allowed[k])
-    return out
+def _toml(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text.removeprefix("\ufeff"))   # a UTF-8 byte order mark is not content
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(source, "", f"not valid TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError(source, "", "not valid TOML here: arrays or tables are nested too deeply") from None
+    except ValueError as e:          # e.g. an integer of more than 4300 digits
+        raise ScenarioError(source, "", f"not valid TOML: {e}") from None
 
 
 def parse(text: str, source: str = "<scenario>") -> Scenario:
-    """Parse TOML text into a Scenario (validated: config, every step's action and fields)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(source, "", f"not valid TOML: {e}") from None
+    """Parse TOML text into a Scenario, validated before anything runs: the config (types,
+    ranges, where the device regions go), every step's action and fields, every expect table."""
+    data = _toml(text, source)
     top = {"title", "intro", "machine", "device", "step"}
     for k in data:
         if k not in top:
-            raise ScenarioError(source, "", f"unknown top-level key {k!r}; allowed: {', '.join(sorted(top))}")
+            raise ScenarioError(source, "", f"unknown top-level key {shown(k)}; allowed: {', '.join(sorted(top))}")
     title = data.get("title", Path(source).stem)
     intro = data.get("intro", "")
     if not isinstance(title, str) or not isinstance(intro, str):
         raise ScenarioError(source, "", "title and intro must be strings")
-    machine = _table(source, "[machine]", data.get("machine", {}), MachineConfig, {"devices"})
     raw_devices = data.get("device", [{}])
     if not isinstance(raw_devices, list) or not raw_devices:
         raise ScenarioError(source, "[[device]]", "write one [[device]] table per virtio-mem device")
-    devices = tuple(DeviceConfig(**_table(source, f"device {i + 1}", d, DeviceConfig, set()))
-                    for i, d in enumerate(raw_devices))
-    config = MachineConfig(**machine, devices=devices)
     try:
-        config.validate()
+        config = read_config(data.get("machine", {}), raw_devices, "[machine]", lambda i: f"device {i + 1}")
+    except FieldError as e:
+        raise ScenarioError(source, e.where, e.message) from None
     except ConfigError as e:
         raise ScenarioError(source, "", str(e)) from None
-    steps = []
     raw_steps = data.get("step", [])
     if not isinstance(raw_steps, list):
         raise ScenarioError(source, "[[step]]", "steps must be an array of tables ([[step]])")
-    for i, raw in enumerate(raw_steps, start=1):
-        steps.append(_step(source, i, raw))
-    return Scenario(title, intro, config, steps, source)
+    steps = [_step(source, i, raw) for i, raw in enumerate(raw_steps, start=1)]
+    scenario = Scenario(title, intro, config, steps, source)
+    from .expect import validate_scenario     # expect reads scenarios: import here, not at the top
+    validate_scenario(scenario)
+    return scenario
 
 
 def _step(source: str, i: int, raw: Any) -> Step:
@@ -130,7 +103,9 @@ def _step(source: str, i: int, raw: Any) -> Step:
     name = raw.pop("action", None)
     if name is None:
         raise ScenarioError(source, where, f"missing 'action'; allowed: {', '.join(act.ACTIONS)}")
-    where = f"step {i} ({name})"
+    if not isinstance(name, str):
+        raise ScenarioError(source, where, f"action: expected a string; allowed: {', '.join(act.ACTIONS)}")
+    where = f"step {i} ({shown(name)[1:-1]})"
     try:
         action = act.make(name, **raw)
     except ActionError as e:
@@ -146,13 +121,27 @@ def _step(source: str, i: int, raw: Any) -> Step:
                 meta.get("answer", ""), meta.get("title", ""))
 
 
+def decode(data: bytes, source: str) -> str:
+    """UTF-8 text (TOML files are UTF-8); ScenarioError names the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ScenarioError(source, "", f"is not UTF-8: byte {data[e.start]:#04x} at line {line}, column {col}; "
+                                        "save the file as UTF-8") from None
+
+
 def load(path: str | Path) -> Scenario:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise ScenarioError(str(path), "", f"cannot read the file: {e.strerror}") from None
-    return parse(text, str(path))
+        raise ScenarioError(str(path), "", f"cannot read the file: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(str(path), "", "is larger than 16 MiB; a scenario is a small text file")
+    return parse(decode(data, str(path)), str(path))
 
 
 def builtin(name: str) -> Scenario:
@@ -172,4 +161,10 @@ def lesson_files() -> list[str]:
 
 
 def with_seed(s: Scenario, seed: int) -> Scenario:
-    return replace(s, config=replace(s.config, seed=seed))
+    """The scenario with another seed (``-s``); ScenarioError if the seed is out of range."""
+    config = replace(s.config, seed=seed)
+    try:
+        config.validate()
+    except ConfigError as e:
+        raise ScenarioError(s.source, "--seed", str(e)) from None
+    return replace(s, config=config)

@@ -12,19 +12,20 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from . import actions as act
 from .actions import ActionError
-from .config import ConfigError, DeviceConfig, MachineConfig
+from .config import ConfigError, MachineConfig
+from .config_io import SIZE_FIELDS, FieldError, read_config
 from .events import Event
 from .machine import Metrics
 from .sandbox import Change, Sandbox
-from .scenario import SIZE_FIELDS
+from .scenario import decode
 from .session import Session
-from .units import SizeError, format_size, parse_size
+from .units import format_size, shown
 
 FORMAT = "vmemlab-trace"
 VERSION = 2
@@ -51,35 +52,15 @@ def config_to_dict(config: MachineConfig) -> dict:
     return out
 
 
-def _typed_fields(raw: Any, cls: type, where: str, skip: tuple[str, ...] = ()) -> dict:
-    if not isinstance(raw, dict):
-        raise TraceError(f"{where}: expected an object")
-    names = {f.name for f in fields(cls)} - set(skip)
-    out = {}
-    for k, v in raw.items():
-        if k not in names:
-            raise TraceError(f"{where}: unknown key {k!r}; allowed: {', '.join(sorted(names))}")
-        try:
-            out[k] = parse_size(v, f"{where}.{k}") if k in SIZE_FIELDS and v is not None else v
-        except SizeError as e:
-            raise TraceError(str(e)) from None
-    return out
-
-
 def config_from_dict(raw: Any) -> MachineConfig:
-    """Inverse of config_to_dict; raises TraceError naming the bad field."""
+    """Inverse of config_to_dict, every field typed strictly; raises TraceError naming the field."""
     if not isinstance(raw, dict) or not isinstance(raw.get("devices"), list) or not raw["devices"]:
         raise TraceError("config: expected an object with a non-empty 'devices' list")
-    machine = _typed_fields({k: v for k, v in raw.items() if k != "devices"}, MachineConfig, "config",
-                            skip=("devices",))
-    devs = tuple(DeviceConfig(**_typed_fields(d, DeviceConfig, f"config.devices[{i}]"))
-                 for i, d in enumerate(raw["devices"]))
     try:
-        config = MachineConfig(**machine, devices=devs)
-        config.validate()
-    except ConfigError as e:
-        raise TraceError(f"config: {e}") from None
-    return config
+        return read_config({k: v for k, v in raw.items() if k != "devices"}, raw["devices"], "config",
+                           lambda i: f"config.devices[{i}]")
+    except (FieldError, ConfigError) as e:
+        raise TraceError(f"config: {e}" if isinstance(e, ConfigError) else str(e)) from None
 
 
 # ----- digests ------------------------------------------------------------------------------
@@ -146,17 +127,17 @@ def metrics_rows(rows: list[tuple[int, str, Metrics]]) -> str:
 def change_from_dict(raw: Any) -> Change:
     """One timeline position from its trace form; ActionError names the bad field."""
     if not isinstance(raw, dict):
-        raise ActionError(f"expected an object like {{\"action\": \"request\", \"size\": \"1G\"}}, got {raw!r:.60}")
+        raise ActionError(f"expected an object like {{\"action\": \"request\", \"size\": \"1G\"}}, got {shown(raw)}")
     d = dict(raw)
     settle = d.pop("settle", False)
     steps = d.pop("settle_steps", None)
     lesson = d.pop("lesson_step", 0)
     if not isinstance(settle, bool):
-        raise ActionError(f"settle: expected true or false, got {settle!r:.40}")
+        raise ActionError(f"settle: expected true or false, got {shown(settle)}")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
-        raise ActionError(f"settle_steps: expected a whole number >= 0, got {steps!r:.40}")
+        raise ActionError(f"settle_steps: expected a whole number >= 0, got {shown(steps)}")
     if isinstance(lesson, bool) or not isinstance(lesson, int) or lesson < 0:
-        raise ActionError(f"lesson_step: expected a whole number >= 0, got {lesson!r:.40}")
+        raise ActionError(f"lesson_step: expected a whole number >= 0, got {shown(lesson)}")
     return Change(act.from_dict(d), settle, steps, lesson)
 
 
@@ -172,22 +153,42 @@ class ReplayResult:
     difference: str = ""
 
 
+MAX_TRACE_BYTES = 256 << 20
+_FIELDS = (("config", dict, True), ("actions", list, True), ("metrics", list, True), ("events_sha256", str, True),
+           ("events", int, True), ("title", str, False), ("source", str, False), ("step_positions", list, False))
+_TYPE_WORDS = {dict: "an object", list: "a list", str: "a string", int: "a whole number"}
+
+
 def load_trace(path: str | Path) -> dict:
+    """Read and check a trace file: its format, version and the type of every top-level field
+    (the config and the actions are checked by ``replay``, which names the entry)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TRACE_BYTES + 1)
     except OSError as e:
-        raise TraceError(f"{path}: cannot read the file: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise TraceError(f"{path}: not valid JSON: {e}") from None
+        raise TraceError(f"{path}: cannot read the file: {e.strerror or e}") from None
+    if len(raw) > MAX_TRACE_BYTES:
+        raise TraceError(f"{path}: larger than 256 MiB; not a trace vmemlab wrote")
+    try:
+        data = json.loads(decode(raw, str(path)).removeprefix("\ufeff"))
+    except ValueError as e:      # ScenarioError (bytes), JSONDecodeError, a number of 4300+ digits
+        raise TraceError(f"{path}: not valid JSON: {e}" if not str(e).startswith(str(path)) else str(e)) from None
+    except RecursionError:
+        raise TraceError(f"{path}: not valid JSON here: arrays or objects are nested too deeply") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TraceError(f"{path}: not a vmemlab trace (expected \"format\": \"{FORMAT}\"; "
                          "write one with vmemlab run FILE --trace out.json)")
-    if data.get("version") not in READABLE_VERSIONS:
-        raise TraceError(f"{path}: trace version {data.get('version')!r} is not supported; "
+    version = data.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise TraceError(f"{path}: trace version {shown(version)} is not supported; "
                          f"allowed: {', '.join(map(str, READABLE_VERSIONS))}")
-    for key, typ in (("actions", list), ("metrics", list), ("events_sha256", str), ("events", int)):
-        if not isinstance(data.get(key), typ):
-            raise TraceError(f"{path}: field {key!r} is missing or not a {typ.__name__}")
+    for key, typ, required in _FIELDS:
+        value = data.get(key)
+        if (value is not None or required) and (not isinstance(value, typ) or isinstance(value, bool)):
+            raise TraceError(f"{path}: field {key!r} is missing or not {_TYPE_WORDS[typ]}")
+    for i, row in enumerate(data["metrics"]):
+        if not isinstance(row, dict):
+            raise TraceError(f"{path}: metrics[{i}]: expected an object of metrics, got {shown(row)}")
     return data
 
 
@@ -201,9 +202,12 @@ def replay(data: dict) -> ReplayResult:
     for i, raw in enumerate(data["actions"], start=1):
         try:
             change = change_from_dict(raw)
-            sb.apply_change(change)
         except ActionError as e:
             raise TraceError(f"actions[{i - 1}]: {e}") from None
+        try:
+            sb.apply_change(change)
+        except ActionError as e:
+            raise TraceError(f"actions[{i - 1}] ({change.action.label()}) was refused on replay: {e}") from None
         action = change.action
         if not diff and i < len(recorded) and metrics_dict(sb.entries[-1].metrics) != recorded[i]:
             got, want = metrics_dict(sb.entries[-1].metrics), recorded[i]

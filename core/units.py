@@ -13,42 +13,57 @@ TiB = 1 << 40
 PAGE_SIZE = 4 * KiB
 PAGEBLOCK_SIZE = 2 * MiB
 
+MAX_SIZE = (1 << 64) - 1   # no address or size of a 64-bit machine is larger
 _SUFFIX = {"": 1, "B": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*(\d{1,24}(?:\.\d{1,24})?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE | re.ASCII)
 
 
 class SizeError(ValueError):
     """A size the user typed could not be understood or is not allowed."""
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages stay one short line even
+    when the input is a 5000-digit number or a whole file."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** limit:
+        return f"a number of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, (list, tuple, dict)):       # no repr: it may be nested a thousand deep
+        return f"a {'table' if isinstance(value, dict) else 'list'} of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def parse_size(text: str | int, field: str = "size") -> int:
     """Parse "128M", "4G", "2MiB", "1.5G" or a plain byte count into bytes.
 
     Fractions are allowed only when they give whole bytes ("1.5G" is fine, "0.3K" is not).
+    Only ASCII digits count, and nothing above 2^64-1 bytes (``MAX_SIZE``) is a size.
     """
-    if isinstance(text, bool):
-        raise SizeError(f"{field}: expected a size like '128M' or '4G', got {text!r}")
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise SizeError(f"{field}: expected a size like '128M' or '4G', got {shown(text)}")
     if isinstance(text, int):
         if text < 0:
-            raise SizeError(f"{field}: a size cannot be negative, got {text}")
-        return text
-    if not isinstance(text, str):
-        raise SizeError(f"{field}: expected a size like '128M' or '4G', got {text!r}")
-    m = _SIZE_RE.match(text)
-    if not m:
-        raise SizeError(
-            f"{field}: {text!r} is not a size; write a number with an optional unit "
-            "K, M, G or T (binary), e.g. '2M', '128M', '4G'"
-        )
-    number, unit = m.group(1), m.group(2).upper()
-    scale = _SUFFIX[unit]
-    if "." in number:
-        whole, frac = number.split(".")
-        value = int(whole) * scale + (int(frac) * scale) // (10 ** len(frac))
-        if (int(frac) * scale) % (10 ** len(frac)):
-            raise SizeError(f"{field}: {text!r} is not a whole number of bytes")
-        return value
-    return int(number) * scale
+            raise SizeError(f"{field}: a size cannot be negative, got {shown(text)}")
+        value = text
+    else:
+        m = _SIZE_RE.match(text)
+        if not m:
+            raise SizeError(
+                f"{field}: {shown(text)} is not a size; write a number with an optional unit "
+                "K, M, G or T (binary), e.g. '2M', '128M', '4G'"
+            )
+        number, unit = m.group(1), m.group(2).upper()
+        scale = _SUFFIX[unit]
+        whole, _, frac = number.partition(".")
+        value = int(whole) * scale
+        if frac:
+            part, rest = divmod(int(frac) * scale, 10 ** len(frac))
+            if rest:
+                raise SizeError(f"{field}: {shown(text)} is not a whole number of bytes")
+            value += part
+    if value > MAX_SIZE:
+        raise SizeError(f"{field}: {shown(text)} is too large; no size or address exceeds 2^64-1 bytes")
+    return value
 
 
 def format_size(n: int) -> str:

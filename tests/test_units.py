@@ -20,3 +20,17 @@ def test_format_size_is_exact_and_round_trips():
         assert parse_size(format_size(n)) == n
     assert format_size(1536 * MiB) == "1536M"
     assert human(1536 * MiB) == "1.5 GiB"
+
+
+@pytest.mark.parametrize("bad,words", [
+    ("9" * 5000, "is not a size"), (10 ** 5000, "too large"), ("16777216T", "too large"), (1 << 64, "too large"),
+    ("١٢M", "is not a size"), ("²M", "is not a size"), ("1_000M", "is not a size"), ([1], "expected a size"),
+], ids=lambda v: type(v).__name__ if not isinstance(v, str) else v[:12])
+def test_parse_size_refuses_huge_and_non_ascii_sizes_in_one_short_line(bad, words):
+    with pytest.raises(SizeError) as e:
+        parse_size(bad, "size")
+    assert words in str(e.value) and len(str(e.value)) < 200
+
+
+def test_parse_size_upper_limit_is_inclusive():
+    assert parse_size((1 << 64) - 1) == (1 << 64) - 1

@@ -8,34 +8,17 @@ sessions, 20 at a time, a deadline per session.
 import asyncio
 import json
 import re
-import uuid
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.httpclient import AsyncHTTPClient
 
+from bokeh_client import open_session, receive, send
 from web_helpers import served
 
 pytestmark = pytest.mark.slow
 SESSIONS = 60
 AT_ONCE = 20
 DEADLINE = 120.0              # per session, seconds (page builds queue on one server thread)
-
-
-def send(ws, msgtype: str, content: dict) -> None:
-    header = {"msgid": uuid.uuid4().hex, "msgtype": msgtype}
-    for part in (header, {}, content):
-        ws.write_message(json.dumps(part))
-
-
-async def receive(ws) -> tuple[dict, dict]:
-    """One Bokeh protocol message: header, metadata, content, then its binary buffers."""
-    header = json.loads(await ws.read_message())
-    await ws.read_message()
-    content = json.loads(await ws.read_message())
-    for _ in range(header.get("num_buffers", 0) * 2):
-        await ws.read_message()
-    return header, content
 
 
 def find_model(node, kind: str, css_class: str):
@@ -61,19 +44,8 @@ def image_patched(content: dict, image_id: str) -> bool:
 
 
 async def one_session(base: str, size_mib: int) -> int:
-    page = (await AsyncHTTPClient().fetch(base, request_timeout=DEADLINE)).body.decode()
-    token = re.search(r'"token":\s*"([^"]+)"', page).group(1)
-    ws_url = base.replace("http://", "ws://") + "ws"
-    ws = await websocket_connect(HTTPRequest(ws_url, headers={"Origin": base.rstrip("/")}, connect_timeout=DEADLINE,
-                                             request_timeout=DEADLINE),
-                                 subprotocols=["bokeh", token])
+    ws, doc = await open_session(base)
     try:
-        header, _ = await receive(ws)
-        assert header["msgtype"] == "ACK"
-        send(ws, "PULL-DOC-REQ", {})
-        while header["msgtype"] != "PULL-DOC-REPLY":
-            header, content = await receive(ws)
-        doc = content["doc"]
         slider = find_model(doc, "Slider", "vm-requested-slider")
         image = re.search(r'"name":\s*"vm-region-image"', json.dumps(doc)) and \
             next(m["id"] for m in iter_models(doc) if m.get("attributes", {}).get("name") == "vm-region-image")
@@ -109,7 +81,7 @@ async def all_sessions(base: str) -> list[int]:
 
 
 def test_sixty_concurrent_sessions_each_get_their_own_sandbox():
-    with served() as base:
+    with served("--max-sessions", str(2 * SESSIONS)) as base:    # closed tabs linger --session-timeout
         done = asyncio.run(all_sessions(base))
     assert len(done) == SESSIONS
     assert sorted(set(done)) == [128 * k for k in range(1, 9)]

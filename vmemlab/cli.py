@@ -5,14 +5,15 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-
 import pkgutil
 
-from . import commands
+from . import __version__, commands
+from .output import printable_output
 
 # Every module in vmemlab.commands is a subcommand (underscores become dashes). Each provides
-# HELP (one line), add_arguments(parser) and main(args) -> int, and imports views lazily.
+# HELP (one line), add_arguments(parser) and main(args) -> int, and imports views lazily. What a
+# command prints shows control characters as escapes (vmemlab.output), unless it sets
+# FULL_SCREEN = True because it draws the terminal itself (the TUI).
 ORDER = ("run", "tui", "serve", "show", "compare", "replay", "replay-real", "bench", "build-web")
 
 
@@ -36,12 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    with printable_output():
+        args = parser.parse_args(argv)
+    args.from_command_line = argv is None
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
     try:
-        return int(args._module.main(args) or 0)
+        if getattr(args._module, "FULL_SCREEN", False):
+            return int(args._module.main(args) or 0)
+        with printable_output():
+            return int(args._module.main(args) or 0)
     except BrokenPipeError:
         sys.stderr.close()
         return 0

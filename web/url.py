@@ -5,10 +5,14 @@ parameter and the allowed values, and the page opens on the default scenario ins
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from vmemlab.core.units import shown
+
 PARAMETERS = ("scenario", "step")
+_STEP = re.compile(r"\d+", re.ASCII)     # "²" and "١" pass str.isdigit(); they are not step numbers
 
 
 class UrlError(ValueError):
@@ -29,22 +33,26 @@ def _one(raw: dict, name: str) -> str | None:
         value = value[0]
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
+    if value is not None and not isinstance(value, str):
+        raise UrlError(f"URL parameter {name}: {shown(value)} is not text")
     return value
 
 
 def parse_query(raw: dict, scenarios: list[str]) -> Query:
     """Check the names and the scenario; ``step`` is checked against the scenario by ``check_step``."""
-    unknown = sorted(set(raw) - set(PARAMETERS))
+    unknown = sorted(map(str, set(raw) - set(PARAMETERS)))
     if unknown:
-        raise UrlError(f"URL parameter {unknown[0]!r} is not known; allowed: {', '.join(PARAMETERS)}")
+        raise UrlError(f"URL parameter {shown(unknown[0])} is not known; allowed: {', '.join(PARAMETERS)}")
     scenario = _one(raw, "scenario")
     if scenario is not None and scenario not in scenarios:
-        raise UrlError(f"URL parameter scenario: {scenario!r} is not known; allowed: {', '.join(scenarios)}")
+        raise UrlError(f"URL parameter scenario: {shown(scenario)} is not known; allowed: {', '.join(scenarios)}")
     step = _one(raw, "step")
     if step is None:
         return Query(scenario, 0)
-    if not step.isdigit():
-        raise UrlError(f"URL parameter step: {step!r} is not a whole number; allowed: 0 or more lesson steps")
+    if not _STEP.fullmatch(step):
+        raise UrlError(f"URL parameter step: {shown(step)} is not a whole number; allowed: 0 or more lesson steps")
+    if len(step) > 9:
+        raise UrlError(f"URL parameter step: {shown(step)} is too large; allowed: 0 to the scenario's number of steps")
     return Query(scenario, int(step))
 
 

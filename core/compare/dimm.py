@@ -57,9 +57,11 @@ class DimmVM:
         if not 1 <= slots <= ACPI_MAX_RAM_SLOTS:
             raise ValueError(f"dimm_slots: {slots} is not allowed; allowed: 1 to {ACPI_MAX_RAM_SLOTS} "
                              "(QEMU's ACPI_MAX_RAM_SLOTS)")
-        if dimm_size < 0 or dimm_size % mb:
+        largest = max(a.size for a in areas)
+        if dimm_size < 0 or dimm_size % mb or dimm_size > largest:
             raise ValueError(f"dimm_size: {format_size(dimm_size)} is not allowed; allowed: 0 (auto) or a "
-                             f"multiple of the memory block size {format_size(mb)}")
+                             f"multiple of the memory block size {format_size(mb)} up to {format_size(largest)} "
+                             "(a DIMM must fit into the hot-plug area)")
         self.vm = PlainVM(config, [config.boot_memory // config.nodes] * config.nodes, areas)
         self.slots = slots
         self.dimm_size = dimm_size or smallest_dimm(sum(a.size for a in areas), slots, mb)

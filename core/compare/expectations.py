@@ -158,6 +158,8 @@ def prediction_meets(raw: Any, prediction: str) -> tuple[str, bool]:
         value = -value if m.group(1) else value
     else:
         m = re.search(r"-?\d+", text)
+        if m and len(m.group()) > 30:        # a 4300-digit answer is wrong, not a crash of int()
+            return key, False
         if m:
             value = int(m.group())
         elif {w.lower() for w in re.findall(r"[A-Za-z]+", text)} & {"none", "no", "zero", "nothing"}:

@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from vmemlab.core.units import SizeError, parse_size
+from vmemlab.arguments import count, sizes
 
 ALL_CASES = ("movable", "normal", "numa", "bbm", "memory", "run")
 
@@ -17,7 +17,7 @@ def _cases(text: str) -> tuple[str, ...]:
     cases = tuple(c.strip() for c in text.split(",") if c.strip())
     bad = [c for c in cases if c not in ALL_CASES]
     if bad or not cases:
-        raise argparse.ArgumentTypeError(f"--cases: {bad[0] if bad else text!r} is not a case; "
+        raise argparse.ArgumentTypeError(f"{bad[0] if bad else text!r} is not a case; "
                                          f"allowed: {', '.join(ALL_CASES)}")
     return cases
 
@@ -25,31 +25,21 @@ def _cases(text: str) -> tuple[str, ...]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", type=_cases, default=ALL_CASES,
                    help=f"comma-separated rows to run (default all: {','.join(ALL_CASES)})")
-    p.add_argument("--sizes", default="1G,64G,4T",
+    p.add_argument("--sizes", type=sizes, default=sizes("1G,64G,4T"),
                    help="comma-separated region sizes for movable/normal/numa/bbm (default 1G,64G,4T)")
-    p.add_argument("--memory-sizes", default="64T",
+    p.add_argument("--memory-sizes", type=sizes, default=sizes("64T"),
                    help="comma-separated region sizes for the memory rows (default 64T)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats per row; medians are printed (default 3)")
+    p.add_argument("--repeats", type=count(), default=3, help="repeats per row; medians are printed (default 3)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
 def main(args: argparse.Namespace) -> int:
     from vmemlab.bench import model
 
-    try:
-        sizes = tuple(parse_size(s.strip(), "--sizes") for s in args.sizes.split(","))
-        memory_sizes = tuple(parse_size(s.strip(), "--memory-sizes") for s in args.memory_sizes.split(","))
-    except SizeError as e:
-        print(f"vmemlab bench: {e}", file=sys.stderr)
-        return 2
-    if args.repeats < 1:
-        print("vmemlab bench: --repeats: at least 1", file=sys.stderr)
-        return 2
-
     def progress(row: dict) -> None:
         if not args.json:
             print(f"  done: {row['case']} {row['region'] >> 30} GiB", file=sys.stderr, flush=True)
 
-    rows = model.run(args.cases, sizes, args.repeats, progress, memory_sizes)
+    rows = model.run(args.cases, args.sizes, args.repeats, progress, args.memory_sizes)
     print(json.dumps(rows, indent=1) if args.json else model.table(rows))
     return 0

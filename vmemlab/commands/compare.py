@@ -12,6 +12,7 @@ from dataclasses import asdict
 import json
 import sys
 
+from vmemlab.arguments import integer, seed
 from vmemlab.core.compare import ACPI_MAX_RAM_SLOTS, CompareOptions, compare
 from vmemlab.core.compare.balloon import PLACEMENT_HELP, PLACEMENTS
 from vmemlab.core.compare.expectations import grade, parse_scenario
@@ -25,11 +26,11 @@ DEFAULT = "15_balloon_fragments.toml"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help=f"scenario TOML file (default: the built-in lesson {DEFAULT})")
     p.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
-    p.add_argument("-s", "--seed", type=int, help="override the scenario's seed")
+    p.add_argument("-s", "--seed", type=seed, help="override the scenario's seed (0 to 2^64-1)")
     p.add_argument("--dimm-size", default="0", metavar="SIZE",
                    help="size of every DIMM, a multiple of the memory block size (default: the smallest "
                         "that reaches maxmem in the slots)")
-    p.add_argument("--dimm-slots", type=int, default=ACPI_MAX_RAM_SLOTS, metavar="N",
+    p.add_argument("--dimm-slots", type=integer, default=ACPI_MAX_RAM_SLOTS, metavar="N",
                    help=f"ACPI memory slots, 1 to {ACPI_MAX_RAM_SLOTS} (QEMU -m slots=N)")
     p.add_argument("--balloon-placement", choices=PLACEMENTS, default=CompareOptions.balloon_placement,
                    help="which free pages inflation takes after boot: "
@@ -46,9 +47,9 @@ def _scenario(args: argparse.Namespace) -> tuple[Scenario, dict]:
     try:
         sc = load(args.file) if args.file else builtin(DEFAULT)
         specs = parse_scenario(sc)
+        return (with_seed(sc, args.seed) if args.seed is not None else sc), specs
     except ScenarioError as e:
         raise _fail(str(e)) from None
-    return (with_seed(sc, args.seed) if args.seed is not None else sc), specs
 
 
 def _options(args: argparse.Namespace) -> CompareOptions:

@@ -9,10 +9,12 @@ HELP = "Run a scenario file (or the built-in default) and print its timeline"
 
 import argparse
 import json
-import re
+import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
+from vmemlab.arguments import seed
 from vmemlab.core import expect, trace_io
 from vmemlab.core.compare.expectations import prediction_meets
 from vmemlab.core.events import Kind
@@ -24,7 +26,7 @@ from vmemlab.core.units import format_size, human
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="scenario TOML file (default: the built-in tour)")
     p.add_argument("--json", action="store_true", help="print one JSON record per step")
-    p.add_argument("-s", "--seed", type=int, help="override the scenario's seed")
+    p.add_argument("-s", "--seed", type=seed, help="override the scenario's seed (0 to 2^64-1)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every event, not a summary")
     p.add_argument("--check", action="store_true",
                    help="grade every step's expect table; exit 1 if any expectation fails")
@@ -35,14 +37,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_scenario(args: argparse.Namespace):
-    """The scenario named on the command line, or the default; prints the error and exits 2."""
+    """The scenario named on the command line, or the default, checked completely (config,
+    steps, expect tables, the seed); on a problem prints it in one line and exits 2."""
     try:
         sc = load(args.file) if args.file else default()
-        expect.validate_scenario(sc)
+        return with_seed(sc, args.seed) if getattr(args, "seed", None) is not None else sc
     except ScenarioError as e:
         print(f"vmemlab: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    return with_seed(sc, args.seed) if getattr(args, "seed", None) is not None else sc
+
+
+def check_output_file(path: str | None, option: str) -> None:
+    """Fail before the run, not after it, if ``path`` cannot be written; exits 2."""
+    if path is None:
+        return
+    p = Path(path)
+    example = p / ("trace.json" if option == "--trace" else "metrics.csv")
+    if p.is_dir():
+        problem = f" is a folder; give a file name in it, e.g. {example}"
+    elif not p.parent.is_dir():
+        problem = f": the folder {str(p.parent)!r} does not exist"
+    elif not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        problem = " is not writable"
+    else:
+        return
+    print(f"vmemlab run: {option}: {path!r}{problem}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def step_record(sb, result, checks: list[expect.Check] | None = None) -> dict:
@@ -67,6 +87,8 @@ def step_record(sb, result, checks: list[expect.Check] | None = None) -> dict:
 
 def main(args: argparse.Namespace) -> int:
     sc = load_scenario(args)
+    check_output_file(args.trace, "--trace")
+    check_output_file(args.metrics, "--metrics")
     if args.quiz:
         return run_quiz(sc, sys.stdin, args.verbose)
     if not args.json:
@@ -87,21 +109,27 @@ def main(args: argparse.Namespace) -> int:
             print_checks(checks)
         total += len(checks)
         failed += sum(not c.ok for c in checks)
-    if sb is not None:
-        write_exports(args, sc, sb, rows)
+    if sb is not None and not write_exports(args, sc, sb, rows):
+        return 2
     if args.check and not args.json:
         print(f"\n== check: {total - failed} of {total} expectations met"
               + (f", {failed} FAILED" if failed else ""))
     return 1 if args.check and failed else 0
 
 
-def write_exports(args: argparse.Namespace, sc, sb, rows: list) -> None:
+def write_exports(args: argparse.Namespace, sc, sb, rows: list) -> bool:
+    """Write --metrics and --trace; False (after one line on stderr) if the system refuses."""
     initial = [(0, "boot", sb.initial_metrics)]
-    if args.metrics:
-        with open(args.metrics, "w", encoding="utf-8", newline="") as f:
-            f.write(trace_io.metrics_rows(initial + rows))
-    if args.trace:
-        trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source))
+    try:
+        if args.metrics:
+            with open(args.metrics, "w", encoding="utf-8", newline="") as f:
+                f.write(trace_io.metrics_rows(initial + rows))
+        if args.trace:
+            trace_io.write_trace(args.trace, trace_io.trace(sb, sc.title, sc.source))
+    except OSError as e:
+        print(f"vmemlab run: cannot write {e.filename!r}: {e.strerror or e}", file=sys.stderr)
+        return False
+    return True
 
 
 def print_checks(checks: list[expect.Check]) -> None:
@@ -158,6 +186,8 @@ def print_state(sb) -> None:
 # ----- quiz ---------------------------------------------------------------------------------
 def run_quiz(sc, stdin: TextIO, verbose: bool = False) -> int:
     """Predict, then reveal: asked steps hide their note until the student has answered."""
+    if hasattr(stdin, "reconfigure"):
+        stdin.reconfigure(errors="replace")      # a prediction in another encoding is still read
     print(f"== {sc.title} (quiz)")
     if sc.intro.strip():
         print(sc.intro.strip())
@@ -228,6 +258,6 @@ def _as_list(raw) -> list:
 def block_prediction(prediction: str, raw, checks: list[expect.Check]) -> bool:
     """"Which memory block ...?": right if the student names the step's block(s) and they check out."""
     ids = sorted(b["id"] for b in _as_list(raw))
-    said = sorted(int(n) for n in re.findall(r"\d+", prediction))
+    said = sorted(expect.numbers_in(prediction))
     return said == ids and all(c.ok for c in checks if c.key.startswith("block "))
 

@@ -6,6 +6,7 @@ HELP = "Print the state after a scenario step as lsmem, sysfs, /proc, QMP, HMP o
 import argparse
 import sys
 
+from vmemlab.arguments import seed, whole
 from vmemlab.core import runner
 from vmemlab.core.mirrors import MIRRORS
 from vmemlab.core.sandbox import Sandbox
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # nargs="+" so that FILE may also follow --at STEP (argparse would otherwise leave it unmatched)
     p.add_argument("--at", nargs="+", metavar="STEP",
                    help="show the state after this step (0 = right after boot; default: the last step)")
-    p.add_argument("-s", "--seed", type=int, help="override the scenario's seed")
+    p.add_argument("-s", "--seed", type=seed, help="override the scenario's seed (0 to 2^64-1)")
 
 
 def step_and_file(args: argparse.Namespace) -> int | None:
@@ -34,9 +35,9 @@ def step_and_file(args: argparse.Namespace) -> int | None:
     if extra:
         args.file = extra[0]
     try:
-        return int(args.at[0])
-    except ValueError:
-        print(f"vmemlab: --at: {args.at[0]!r} is not a step number", file=sys.stderr)
+        return whole(args.at[0], 0, 1 << 30, "a step number, 0 = right after boot")
+    except argparse.ArgumentTypeError as e:
+        print(f"vmemlab: --at: {e}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
