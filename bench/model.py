@@ -13,14 +13,15 @@ Cases (each at 1 GiB, 64 GiB and 4 TiB regions, 128 GiB of boot memory):
   (request 1 TiB or the whole region if smaller, 1/64 of that as anon, fragment, request 0) and
   one undo: what the state of a region that size and its time travel cost.
 
-Every row runs in a fresh subprocess (its peak RSS is its own) through a ``Sandbox``, as the
-terminal UI and the web page hold it: each step's settle runs in 30 ms ``Work`` slices and after
-every slice the row computes one *view frame*, everything the TUI and the web page show
-(``core.view`` summaries: block states, change marks, the chunk grid, status bar, panels). So
-"model s" is the model's share and "views s" the views' share of the row; "longest slice ms" is
-how long a settle slice blocked a view's event loop at worst, "longest action ms" the action
-itself (an action, e.g. a 64 GiB allocation, runs in one piece before its settle). Every row prints how much was plugged and unplugged, how many pages
-migrated and what is left plugged, so a row that did nothing shows it.
+Every run of a row is a fresh subprocess (its peak RSS is its own) that drives a ``Sandbox``
+as the terminal UI and the web page hold it: each step's settle runs in 30 ms ``Work`` slices
+and after every slice the row computes one *view frame*, everything the TUI and the web page
+show (``core.view`` summaries: block states, change marks, the chunk grid, status bar, panels).
+So "model s" is the model's share and "views s" the views' share of the row; "longest slice ms"
+is how long a settle slice blocked a view's event loop at worst, "longest action ms" the action
+itself (an action, e.g. a 64 GiB allocation, runs in one piece before its settle). Every row
+prints how much was plugged and unplugged, how many pages migrated and what is left plugged,
+so a row that did nothing shows it.
 
 The ``run`` row times ``vmemlab run bench/busy_drain_4t.toml`` (the issue's exact 4 TiB
 scenario) as a user runs it: a new process, wall and CPU time and peak RSS.
@@ -185,16 +186,28 @@ def _once(case: str, region: int) -> dict:
             "migrated": migrated, "left": left, "requests": requests, "events": len(sb.events)}
 
 
-def measure(case: str, region: int, repeats: int) -> dict:
-    """One row, in this process: medians over ``repeats`` runs, peak RSS of the process."""
+def measure(case: str, region: int) -> dict:
+    """One run of one row in this (fresh) process, with the process's peak RSS."""
     _Migrated.install()
-    runs = [_once(case, region) for _ in range(repeats)]
-    row = {"case": case, "region": region, "repeats": repeats}
+    row = {"case": case, "region": region, **_once(case, region)}
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def measure_row(case: str, region: int, repeats: int) -> dict:
+    """A row: every repeat in a new process (so each peak RSS is its run's own); medians of the
+    times, the largest peak RSS, the work of the first run (every run does the same work)."""
+    runs = []
+    for _ in range(repeats):
+        code = f"import json; from vmemlab.bench.model import measure; print(json.dumps(measure({case!r}, {region})))"
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if res.returncode:
+            raise RuntimeError(f"bench row {case} {format_size(region)} failed: {res.stderr.strip()[-800:]}")
+        runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    row = {**runs[0], "repeats": repeats}
     for k in ("wall_s", "cpu_s", "model_s", "views_s", "longest_ms", "action_ms", "undo_s"):
         row[k] = statistics.median(r[k] for r in runs)
-    for k in ("plugged", "unplugged", "migrated", "left", "requests", "events", "frames"):
-        row[k] = runs[0][k]
-    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     return row
 
 
@@ -270,15 +283,7 @@ def run(cases: tuple[str, ...] = CASES + ("memory", "run"), sizes: tuple[int, ..
         repeats: int = 3, progress=None, memory_sizes: tuple[int, ...] = (MEMORY_REGION,)) -> list[dict]:
     rows = []
     for case, size in plan(cases, sizes, memory_sizes):
-        if case == "run":
-            row = measure_run(repeats)
-        else:
-            code = ("import json; from vmemlab.bench.model import measure; "
-                    f"print(json.dumps(measure({case!r}, {size}, {repeats})))")
-            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-            if res.returncode:
-                raise RuntimeError(f"bench row {case} {format_size(size)} failed: {res.stderr.strip()[-800:]}")
-            row = json.loads(res.stdout.strip().splitlines()[-1])
+        row = measure_run(repeats) if case == "run" else measure_row(case, size, repeats)
         rows.append(row)
         if progress is not None:
             progress(row)
