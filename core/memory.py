@@ -397,6 +397,10 @@ class GuestMemory:
             table[int(self.chunk_node[idx]), int(self.chunk_zone[idx])] += int(cnt)
             return
         key = self.chunk_node[idx] * np.int16(N_ZONES) + self.chunk_zone[idx]
+        if len(key) and key.min() == key.max():         # one node and zone: no bincount over floats
+            k = int(key[0])
+            table[k // N_ZONES, k % N_ZONES] += int(np.sum(cnt, dtype=np.int64))
+            return
         sums = np.bincount(key, weights=cnt, minlength=table.size)
         table += np.rint(sums).astype(np.int64).reshape(table.shape)
 
