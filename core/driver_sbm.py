@@ -13,7 +13,7 @@ import numpy as np
 from .device import Req
 from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run
 from .events import Kind
-from .memory import Page, Zone
+from .memory import WINDOW, Page, Zone
 from .units import format_size
 
 
@@ -208,11 +208,7 @@ class SbmDriver(Driver):
         """
         if st in (MbState.OFFLINE, MbState.OFFLINE_PARTIAL) or len(cands) < 2:
             return cands
-        sbs, cpu = self.sbs_per_mb, self.chunks_per_unit
-        rows = self.seg.chunk_off + (cands[:, None] * sbs * cpu + np.arange(sbs * cpu)[None, :])
-        plugged = self.mem.plugged[rows]
-        unmov = self.mem.pages[:4, rows].sum(axis=0) > 0
-        usable = (plugged & ~unmov).reshape(len(cands), sbs, cpu).all(axis=2).any(axis=1)
+        usable = self._usable_blocks(int(cands.min()), int(cands.max()) + 1)[cands - int(cands.min())]
         hopeless = cands[~usable]
         if len(hopeless):
             movable = st in (MbState.MOVABLE, MbState.MOVABLE_PARTIAL)
@@ -224,6 +220,21 @@ class SbmDriver(Driver):
                       f"{'ZONE_MOVABLE' if movable else 'ZONE_NORMAL'} everywhere in them; skipped without a request",
                       memory_block=ids[0], size=len(hopeless) * self.mem.mb_size)
         return cands[usable]
+
+    def _usable_blocks(self, lo: int, hi: int) -> np.ndarray:
+        """Per memory block lo..hi-1: has it a plugged subblock without unmovable pages? Read in
+        pieces of the chunk arrays (no index arrays over the region)."""
+        sbs, cpu = self.sbs_per_mb, self.chunks_per_unit
+        per = sbs * cpu
+        usable = np.empty(hi - lo, dtype=bool)
+        step = max(1, WINDOW // per)
+        for a in range(lo, hi, step):
+            b = min(hi, a + step)
+            sl = slice(self.seg.chunk_off + a * per, self.seg.chunk_off + b * per)
+            p = self.mem.pages[:, sl]
+            ok = self.mem.plugged[sl] & ((p[Page.RESERVED] | p[Page.MEMMAP] | p[Page.KERNEL] | p[Page.SLAB]) == 0)
+            usable[a - lo:b - lo] = ok.reshape(b - a, sbs, cpu).all(axis=2).any(axis=1)
+        return usable
 
     def _unplug_offline(self, run: Run, mb: int) -> str | int | None:
         """Offline blocks: no fake-offlining, merge adjacent plugged subblocks into one request."""
