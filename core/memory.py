@@ -122,7 +122,7 @@ class Watermarks:
 
 class BlockIndex:
     """sysfs memory block number -> model index, a read-only mapping over the sorted ``mb_phys``
-    (a dict of every block would cost ~70 MB at 64 TiB)."""
+    (a dict of every block would cost 60 MB at 64 TiB)."""
 
     __slots__ = ("_phys",)
 
