@@ -2,6 +2,9 @@
 
 Runs the app headless (``App.run_test``) at a fixed terminal size. Per key, medians of:
 
+- frame: key -> frame, what a user waits for: from posting the key event (as a terminal driver
+  does) to the first frame the app writes after the key's action returned (Textual's own
+  repaint of what changed, its frame timer included);
 - repaint: the key's action run directly, then a synchronous layout and a *full* repaint of the
   screen (an upper bound: Textual normally repaints only what changed);
 - pilot: ``Pilot.press`` + ``pause`` wall time, which includes the harness's idle waits (see the
@@ -15,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+
+from textual import events
 
 from vmemlab.core import actions as act
 from vmemlab.core.config import DeviceConfig, MachineConfig
@@ -72,7 +77,11 @@ async def _measure(region: int, size: tuple[int, int], presses: int) -> dict:
         await pilot.pause()
         region_map = app.query_one("#map")
         for key, what, app_action, on_map, action in KEYS:
-            wall, paint = [], []
+            wall, paint, frame = [], [], []
+            for _ in range(presses if app_action else 0):
+                if key == "space" and not session.machine.busy():
+                    session.do("grow")
+                frame.append(await _key_to_frame(app, pilot, key))
             for _ in range(presses):
                 if key == "space" and not session.machine.busy():
                     session.do("grow")
@@ -91,11 +100,42 @@ async def _measure(region: int, size: tuple[int, int], presses: int) -> dict:
                 app.screen._compositor.render_update(full=True)
                 paint.append(time.perf_counter() - t)
             out["keys"].append({"key": key, "what": what, "pilot_ms": statistics.median(wall) * 1000,
+                                "frame_ms": statistics.median(frame) * 1000 if frame else 0.0,
                                 "repaint_ms": statistics.median(paint) * 1000 if paint else 0.0,
                                 "model_ms": _model_ms(region, action, presses) if action else 0.0})
         out["keys"].append({"key": "-", "what": "view only: redraw every panel", "pilot_ms": 0.0, "model_ms": 0.0,
-                            "repaint_ms": _redraw_all_ms(app, presses)})
+                            "frame_ms": 0.0, "repaint_ms": _redraw_all_ms(app, presses)})
     return out
+
+
+async def _key_to_frame(app, pilot, key: str) -> float:
+    """Seconds from posting ``key`` to the first frame written after its action returned."""
+    handled: list[float] = []
+    frames: list[float] = []
+    run_action, display = app.run_action, app._display
+
+    async def timed_action(*args, **kw):
+        result = await run_action(*args, **kw)
+        handled.append(time.perf_counter())
+        return result
+
+    def timed_display(*args, **kw):
+        if handled:
+            frames.append(time.perf_counter())
+        return display(*args, **kw)
+
+    app.run_action, app._display = timed_action, timed_display
+    try:
+        start = time.perf_counter()
+        app.post_message(events.Key(key, key if len(key) == 1 else (" " if key == "space" else None)))
+        for _ in range(2000):
+            if frames:
+                break
+            await asyncio.sleep(0.001)
+    finally:
+        del app.run_action, app._display
+    await pilot.pause()
+    return (frames[0] if frames else time.perf_counter()) - start
 
 
 def _redraw_all_ms(app, presses: int) -> float:
@@ -129,8 +169,9 @@ def table(r: dict) -> str:
              f"  first frame (app)       {r['first_frame_s'] * 1000:8.1f} ms wall, "
              f"{r['first_frame_cpu_s'] * 1000:.1f} ms CPU",
              "",
-             f"  {'key':<7} {'what':<28} {'repaint':>10} {'model part':>11} {'pilot':>10}"]
+             f"  {'key':<7} {'what':<28} {'key->frame':>11} {'repaint':>10} {'model part':>11} {'pilot':>10}"]
     for k in r["keys"]:
-        lines.append(f"  {k['key']:<7} {k['what']:<28} {k['repaint_ms']:7.1f} ms {k['model_ms']:8.1f} ms "
+        frame = f"{k['frame_ms']:8.1f} ms" if k["frame_ms"] else f"{'-':>11}"
+        lines.append(f"  {k['key']:<7} {k['what']:<28} {frame} {k['repaint_ms']:7.1f} ms {k['model_ms']:8.1f} ms "
                      f"{k['pilot_ms']:7.1f} ms")
     return "\n".join(lines)

@@ -223,14 +223,24 @@ def _block(m: Machine, action: str, sysfs_id: int) -> int:
 
 
 def _chunks_at(m: Machine, addr: int, size: int) -> slice:
+    """The 2 MiB chunks of [addr, addr+size): all of it must be online memory (plugged, in an
+    online block), the only memory the guest can allocate from."""
     if addr % PAGE_SIZE:
-        raise ActionError(f"addr: {addr:#x} is not aligned to a 4K page")
-    try:
-        first = m.mem.chunk_of_addr(addr)
-        last = m.mem.chunk_of_addr(addr + max(size, 1) - 1)
-    except KeyError:
-        raise ActionError(f"addr: {addr:#x}+{format_size(size)} is not inside guest RAM") from None
-    return slice(first, last + 1)
+        raise ActionError(f"alloc.addr: {addr:#x} is not aligned to a 4K page")
+    mem = m.mem
+    end = addr + max(size, 1)
+    seg = next((s for s in mem.segments if s.addr <= addr < s.addr + s.size), None)
+    if seg is None or end > seg.addr + seg.size:
+        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not inside guest RAM (all of it in one "
+                          "range); allowed: online memory (lsmem shows it)")
+    sl = slice(mem.chunk_of_addr(addr), mem.chunk_of_addr(end - 1) + 1)
+    offline = np.flatnonzero(~mem.chunk_online[sl])
+    if len(offline):
+        where = seg.addr + (sl.start + int(offline[0]) - seg.chunk_off) * CHUNK_SIZE
+        raise ActionError(f"alloc.addr: {addr:#x}+{format_size(size)} is not all online memory: {len(offline)} of its "
+                          f"2 MiB chunks are unplugged or in an offline block (the first at {where:#x}); allowed: "
+                          "online memory (lsmem shows it)")
+    return sl
 
 
 def _guest_alive(m: Machine) -> None:
@@ -274,6 +284,12 @@ def _node(m: Machine, action: str, node: int | None) -> None:
 def _alloc(m: Machine, a: dict) -> None:
     _guest_alive(m)
     at = _chunks_at(m, a["addr"], a["size"]) if a["addr"] is not None else None
+    if at is not None:
+        room = int((PAGES_PER_CHUNK - m.mem.used()[at]).sum())
+        if room * PAGE_SIZE < a["size"]:
+            raise ActionError(f"alloc.addr: {a['addr']:#x}+{format_size(a['size'])} has only "
+                              f"{format_size(room * PAGE_SIZE)} free (the kernel would allocate elsewhere); allowed: "
+                              "a range with that much free memory")
     _node(m, "alloc", a["node"])
     m.guest.allocate(a["size"], PAGE_KINDS[a["kind"]], a["node"], a["placement"], at)
 
@@ -404,6 +420,46 @@ def _kexec(m: Machine, a: dict) -> None:
     m.reboot(reset_devices=False)
 
 
+def _kdump(m: Machine, a: dict) -> None:
+    m.kdump()
+
+
+def _suspend(m: Machine, a: dict) -> None:
+    _guest_alive(m)
+    m.suspend(a["state"])
+
+
+def _hibernate(m: Machine, a: dict) -> None:
+    _guest_alive(m)
+    m.suspend("disk")
+
+
+MAX_NB_BLOCKS = 0xFFFF       # a request's nb_blocks is a u16
+
+
+def _state(m: Machine, a: dict) -> None:
+    """One STATE request for a range of device blocks, checked against the request format first."""
+    i = _dev(m, a["device"])
+    dev = m.devices[i]
+    bs = dev.block_size
+    size = a["size"] or max(bs, m.mem.mb_size)
+    offset = a["offset"]
+    if offset % bs or size % bs:
+        raise ActionError(f"state: offset {format_size(offset)} and size {format_size(size)} must be multiples of "
+                          f"{dev.id}'s block size {format_size(bs)}")
+    if size // bs > MAX_NB_BLOCKS:
+        raise ActionError(f"state.size: {format_size(size)} is {size // bs} device blocks; one request covers at "
+                          f"most {MAX_NB_BLOCKS} (nb_blocks is 16 bits): at most {format_size(MAX_NB_BLOCKS * bs)}")
+    if offset + size > dev.region_size:
+        raise ActionError(f"state: offset + size ({format_size(offset + size)}) exceeds {dev.id}'s region "
+                          f"({format_size(dev.region_size)}); allowed: offset 0 to {format_size(dev.region_size - bs)}")
+    m.state_request(i, dev.addr + offset, size // bs)
+
+
+def _host_memory(m: Machine, a: dict) -> None:
+    m.set_host_memory(_dev(m, a["device"]), a["size"])
+
+
 _DEVICE = Param("device", "str", None, help="device id, e.g. vmem0 (default: the first device)")
 MAX_NODES = 8
 MAX_ADVANCE = 86400 * 365
@@ -429,6 +485,23 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     ActionSpec("kexec", "host", "kexec into a new kernel: no system reset; its driver resets the device, which "
                "keeps its plugged memory, and unplugs all first",
                (), _kexec, key="K"),
+    ActionSpec("host_memory", "host", "Limit how much memory the host can back for a device (e.g. free huge pages "
+               "of its hugetlbfs pool; with prealloc=on a PLUG beyond it gets BUSY)",
+               (_DEVICE, Param("size", "size", None, help="memory the host can back for this device's plugged blocks, "
+                                                          "e.g. 1G (default: no limit)")), _host_memory, key="M"),
+    ActionSpec("kdump", "guest", "The guest kernel crashes and kdump dumps it: the crash kernel asks the device with "
+               "STATE requests which blocks it may read, then the VM reboots", (), _kdump, key="D"),
+    ActionSpec("suspend", "guest", "Suspend the guest (echo mem or freeze > /sys/power/state); Linux 6.1 refuses "
+               "while virtio-mem is in use",
+               (Param("state", "choice", "mem", ("mem", "freeze"),
+                      help="mem: suspend-to-RAM; freeze: suspend-to-idle"),), _suspend, key="Z"),
+    ActionSpec("hibernate", "guest", "Hibernate the guest (echo disk > /sys/power/state); refused while virtio-mem "
+               "is in use", (), _hibernate, key="H"),
+    ActionSpec("state", "guest", "Ask the device about a range of device blocks with one STATE request "
+               "(PLUGGED, UNPLUGGED or MIXED; nothing changes)",
+               (_DEVICE, Param("offset", "size", 0, help="start, from the beginning of the device's region"),
+                Param("size", "size", 0, help="how much, a multiple of the block size (default: one memory block)")),
+               _state, key="x", settles=False),
     ActionSpec("alloc", "guest", "Allocate guest memory (anon/cache are movable, kernel/slab are not)",
                (_pages("how much, e.g. 300M"),
                 Param("kind", "choice", "anon", _SIZE_KINDS),

@@ -41,6 +41,8 @@ class DeviceConfig:
     block_size: int = 0            # 0 = the arch default (2M on x86-64)
     requested_size: int = 0
     addr: int | None = None        # None = placed by the machine
+    hugetlb_page_size: int = 0     # the memory backend's page size on hugetlbfs (2M, 1G); 0 = ordinary memory
+    prealloc: bool = False         # QEMU prealloc=on: back a block with host memory while processing its PLUG
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ class MachineConfig:
         return ARCHES[self.arch][2]
 
     def device_block_size(self, dev: DeviceConfig) -> int:
-        return dev.block_size or ARCHES[self.arch][3]
+        """QEMU's default block-size: the host's THP size for ordinary memory, the page size of a
+        hugetlbfs backend (virtio_mem_default_block_size)."""
+        if dev.block_size:
+            return dev.block_size
+        return max(dev.hugetlb_page_size, MiB) if dev.hugetlb_page_size else ARCHES[self.arch][3]
 
     @property
     def page_size(self) -> int:
@@ -162,9 +168,16 @@ class MachineConfig:
             ids.add(d.id)
             if not 0 <= d.node < self.nodes:
                 raise ConfigError(f"{where}.node: {d.node} does not exist; allowed: 0 to {self.nodes - 1}")
+            hp = d.hugetlb_page_size
+            if hp and (not is_power_of_two(hp) or hp < 64 * KiB or hp > 16 * GiB):
+                raise ConfigError(f"{where}.hugetlb_page_size: {format_size(hp)} is not allowed; 0 (ordinary memory) "
+                                  "or a huge page size of the host: a power of two from 64K to 16G (x86-64: 2M, 1G)")
             bs = self.device_block_size(d)
             if not is_power_of_two(bs) or bs < MiB:
                 raise ConfigError(f"{where}.block_size: {format_size(bs)} is not allowed; a power of two >= 1M")
+            if bs < hp:
+                raise ConfigError(f"{where}.block_size: {format_size(bs)} is smaller than the backend's huge page "
+                                  f"({format_size(hp)}); QEMU: 'block-size' has to be at least the page size")
             unit = max(bs, mb)
             if d.region_size < unit or d.region_size % bs:
                 raise ConfigError(f"{where}.region_size: {format_size(d.region_size)} must be a multiple of block_size "

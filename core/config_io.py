@@ -17,7 +17,8 @@ from .machine import device_addrs
 from .units import SizeError, parse_size, shown
 
 SIZE_FIELDS = {"boot_memory", "memory_block_size", "bbm_block_size", "kernel_reserved", "boot_kernel_used",
-               "boot_holes", "below_4g", "region_size", "block_size", "requested_size", "addr"}
+               "boot_holes", "below_4g", "region_size", "block_size", "requested_size", "addr",
+               "hugetlb_page_size"}
 SIZE_LISTS = {"node_memory"}
 _WORDS = {bool: "true or false", int: "a whole number", str: "a string"}
 

@@ -46,13 +46,15 @@ class Answer:
     resp: Resp
     reason: str = ""
     state: BlockState | None = None
+    note: str = ""                 # what an ACK did not check (memory the host cannot back, without prealloc)
 
 
 class VirtioMemDevice:
     """A virtio-mem-pci device: fixed region, device blocks, requested and plugged size."""
 
     def __init__(self, dev_id: str, addr: int, region_size: int, block_size: int,
-                 node_id: int = 0, requested_size: int = 0, usable_extent: int = 256 * MiB):
+                 node_id: int = 0, requested_size: int = 0, usable_extent: int = 256 * MiB,
+                 prealloc: bool = False):
         if not is_power_of_two(block_size) or block_size < MiB:
             raise DeviceConfigError(
                 f"block-size: {format_size(block_size)} is not allowed; QEMU needs a power of "
@@ -73,6 +75,8 @@ class VirtioMemDevice:
         self.requested_size = 0
         self.usable_region_size = 0
         self.migrating = False
+        self.prealloc = prealloc
+        self.host_memory: int | None = None    # what the host can back for this device (None: no limit)
         self.bitmap = np.zeros(region_size // block_size, dtype=bool)
         self.check_requested_size(requested_size)
         self.requested_size = requested_size
@@ -148,9 +152,27 @@ class VirtioMemDevice:
             return Answer(Resp.ERROR, "some of these device blocks are already unplugged")
         if self.migrating:
             return Answer(Resp.BUSY, "a migration is running; the device cannot change its memory now")
+        short = plug and self.host_memory is not None and self.plugged_size + size > self.host_memory
+        if short and self.prealloc:
+            return Answer(Resp.BUSY, f"prealloc=on: preallocating {format_size(size)} failed, the host can back only "
+                                     f"{format_size(self.host_memory)} for this device and "
+                                     f"{format_size(self.plugged_size)} is plugged (QEMU discards what it got)")
         blocks[:] = plug
         self.plugged_size += size if plug else -size
+        if short:
+            return Answer(Resp.ACK, note=f"the host can back only {format_size(self.host_memory)} of it: without "
+                                         "prealloc=on nothing checks that now, and the guest's first touch of a "
+                                         "page the host cannot supply gets the VM killed (SIGBUS on hugetlbfs; not "
+                                         "modelled)")
         return Answer(Resp.ACK)
+
+    def block_states(self, first: int, count: int) -> np.ndarray:
+        """What a STATE request for each single block ``first .. first+count-1`` answers (one block per
+        request, as Linux's kdump mode asks): PLUGGED or UNPLUGGED, -1 (ERROR) outside the usable region."""
+        states = np.where(self.bitmap[first:first + count], np.int8(BlockState.PLUGGED), np.int8(BlockState.UNPLUGGED))
+        usable = self.usable_region_size // self.block_size
+        states[np.arange(first, first + count) >= usable] = -1
+        return states
 
     def _request_unplug_all(self) -> Answer:
         if self.plugged_size and self.migrating:

@@ -151,6 +151,8 @@ class Driver:
             text += f": {ans.reason}"
         elif ans.resp == Resp.ACK and req != Req.STATE:
             text += f"; plugged_size is now {format_size(d.plugged_size)}"
+        if ans.note:
+            text += f" ({ans.note})"
         self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
                   size=nb_blocks * d.block_size, request=name, response=resp,
                   memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)

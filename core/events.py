@@ -24,6 +24,7 @@ class Kind(str, Enum):
     ALLOC = "alloc"
     FREE = "free"
     OOM = "oom"
+    GUEST = "guest"                    # the guest kernel as a whole: a crash and kdump, suspend/hibernation
     RETRY = "retry"                    # retry timer armed or fired
     DRIVER = "driver"                  # driver state changes: idle, waiting, broken
     ERROR = "error"                    # an action the user asked for was refused
@@ -45,7 +46,9 @@ class Event:
     size: int = 0
     request: str = ""          # PLUG / UNPLUG / UNPLUG_ALL / STATE
     response: str = ""         # ACK / NACK / BUSY / ERROR
-    repeat: int = 1            # how many identical occurrences this event stands for (see core.retries)
+    repeat: int = 1            # how many identical occurrences this event stands for (one per request;
+    #                            see core.retries and core.kdump)
+    state: str = ""            # a STATE request's answer: PLUGGED / UNPLUGGED / MIXED
 
     def explain(self) -> str:
         return self.text

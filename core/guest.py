@@ -224,6 +224,9 @@ class Guest:
         return 0
 
     def _imbalance_note(self) -> str:
+        """Zone imbalance only if ZONE_MOVABLE could still serve a user page (above its min watermark)."""
+        if not self.mem.headroom(Zone.MOVABLE):
+            return ""
         movable_free = int(self.mem.zone_free()[:, int(Zone.MOVABLE)].sum())
         return (f" while ZONE_MOVABLE still has {format_size(movable_free * PAGE_SIZE)} free (zone imbalance: "
                 "kernel allocations cannot use ZONE_MOVABLE)" if movable_free > 1024 else "")

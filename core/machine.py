@@ -12,12 +12,13 @@ import numpy as np
 
 from .boot import EventSource, boot_guest, boot_memory, boot_ranges
 from .config import ConfigError, MachineConfig
-from .device import Req, VirtioMemDevice
-from .driver import Driver
+from .device import Answer, BlockState, Req, Resp, VirtioMemDevice
+from .driver import REQUEST_SECONDS, Driver
 from .driver_bbm import BbmDriver
 from .driver_sbm import SbmDriver
 from .events import Kind
 from .frozen import FrozenMachine
+from .kdump import read_vmcore
 from .retries import IdenticalRetries
 from .units import GiB, align_up, format_size
 
@@ -67,6 +68,9 @@ def device_addrs(cfg: MachineConfig) -> tuple[int, ...]:
     return tuple(addrs)
 
 
+SLEEP_REFUSED = "aborted by the guest kernel"
+
+
 class Machine(EventSource):
     """A VM with boot memory and one or more virtio-mem devices."""
 
@@ -86,7 +90,7 @@ class Machine(EventSource):
     def _make_devices(self) -> list[VirtioMemDevice]:
         cfg = self.config
         return [VirtioMemDevice(d.id, addr, d.region_size, cfg.device_block_size(d), d.node, d.requested_size,
-                                cfg.usable_extent)
+                                cfg.usable_extent, d.prealloc)
                 for d, addr in zip(cfg.devices, device_addrs(cfg))]
 
     def _boot(self) -> None:
@@ -197,8 +201,28 @@ class Machine(EventSource):
     def set_migration(self, on: bool) -> None:
         for dev in self.devices:
             dev.migrating = on
-        self.emit(Kind.HOST, "host: live migration started; the devices answer BUSY to plug/unplug requests"
+        plugged = sum(d.plugged_size for d in self.devices)
+        region = sum(d.region_size for d in self.devices)
+        self.emit(Kind.HOST, "host: live migration started; the devices answer BUSY to plug/unplug requests, and QEMU "
+                  f"sends only plugged blocks ({format_size(plugged)} of the {format_size(region)} device memory): "
+                  "unplugged ones are skipped (RamDiscardManager, ramblock_dirty_bitmap_clear_discarded_pages)"
                   if on else "host: migration finished; requests are processed again")
+
+    def set_host_memory(self, index: int, size: int | None) -> None:
+        """How much memory the host can back for a device's plugged blocks (None: no limit)."""
+        dev = self.devices[index]
+        dev.host_memory = size
+        if size is None:
+            self.emit(Kind.HOST, f"host: {dev.id}'s memory backend may grow again without a limit", device=dev.id)
+            return
+        over = dev.plugged_size - size
+        check = ("with prealloc=on QEMU preallocates each PLUG and answers BUSY when it cannot" if dev.prealloc else
+                 "prealloc is off: PLUG requests are ACKed anyway, nothing checks it until the guest touches the "
+                 "memory")
+        self.emit(Kind.HOST, f"host: {dev.id}'s memory backend can hold at most {format_size(size)} (e.g. the free "
+                  f"huge pages of its hugetlbfs pool); {format_size(dev.plugged_size)} is plugged"
+                  + (f", {format_size(over)} more than the host can back" if over > 0 else "") + f"; {check}",
+                  device=dev.id, size=size)
 
     def reboot(self, reset_devices: bool) -> None:
         """System reset (devices unplug everything) or kexec (no system reset: devices keep their blocks)."""
@@ -216,6 +240,60 @@ class Machine(EventSource):
         events, self.pending = self.pending, []
         self._boot()
         self.pending = events + self.pending
+
+    def kdump(self) -> None:
+        """The guest kernel crashes (or has panicked) and kdump dumps it; then the VM reboots.
+
+        The crash kernel starts from memory reserved at boot (crashkernel=), a kexec without a
+        system reset: the devices keep their plugged blocks. Its virtio-mem driver answers
+        /proc/vmcore's questions with STATE requests (``core.kdump``); afterwards the crash kernel
+        reboots the VM, a system reset.
+        """
+        how = ("the panic" if self.guest.dead else "a kernel crash (echo c > /proc/sysrq-trigger)")
+        self.emit(Kind.GUEST, f"{how} starts the crash kernel (kdump, loaded with kexec -p into the memory "
+                  "reserved by crashkernel=): a kexec without a system reset, so every virtio-mem device keeps its "
+                  "plugged blocks (the crash kernel's probe resets the virtio device, which must not change them)")
+        boot = sum(r.size for r in boot_ranges(self.config, self.config.boot_per_node()))
+        self.emit(Kind.GUEST, f"vmcore: the old kernel's boot memory ({format_size(boot)} from the firmware map) is "
+                  "read without asking anyone; virtio-mem memory only through its driver")
+        for drv in self.drivers:
+            read_vmcore(self, drv)
+        self.emit(Kind.GUEST, "the dump is saved; the crash kernel reboots the VM")
+        self.reboot(reset_devices=True)
+
+    def suspend(self, state: str) -> None:
+        """echo STATE > /sys/power/state (freeze = suspend-to-idle, mem = suspend-to-RAM, disk = hibernation).
+
+        Linux 6.1's virtio_mem_freeze() refuses every system sleep with -EPERM ("When restarting the
+        VM, all memory is usually unplugged"), whether or not anything is plugged; the PM core then
+        resumes what it had suspended and the write fails. Nothing changes.
+        """
+        what = {"freeze": "suspend-to-idle (s2idle)", "mem": "suspend-to-RAM", "disk": "hibernation"}[state]
+        self.emit(Kind.GUEST, f"echo {state} > /sys/power/state: {what}; user space is frozen and the PM core calls "
+                  "every driver's " + ("freeze" if state == "disk" else "suspend") + " callback")
+        for dev in self.devices:
+            self.emit(Kind.DRIVER, f"virtio_mem {dev.id}: \"save/restore not supported.\" virtio_mem_freeze() returns "
+                      f"-EPERM (Linux 6.1 refuses every system sleep while the driver is bound, even with "
+                      f"{format_size(dev.plugged_size)} plugged" + (": nothing to lose" if not dev.plugged_size else "")
+                      + "); the device keeps its plugged blocks", device=dev.id)
+        self.emit(Kind.GUEST, f"{what} {SLEEP_REFUSED}: the devices already suspended are resumed, user space thaws, "
+                  "and the write fails with EPERM (Operation not permitted); the guest keeps running, nothing changed")
+
+    def state_request(self, index: int, addr: int, nb_blocks: int) -> Answer:
+        """The guest asks the device about device blocks with one STATE request (nothing changes)."""
+        dev = self.devices[index]
+        ans = dev.request(Req.STATE, addr, nb_blocks)
+        first = dev.first_block(addr)
+        span = f"device block {first}" if nb_blocks == 1 else f"device blocks {first}-{first + nb_blocks - 1}"
+        state = BlockState(ans.state).name if ans.state is not None else ""
+        meaning = {"PLUGGED": "every block of the range is plugged", "UNPLUGGED": "no block of the range is plugged",
+                   "MIXED": "some blocks of the range are plugged, some not"}
+        text = (f"STATE {span} ({format_size(nb_blocks * dev.block_size)} at {addr:#x}) -> "
+                + (f"ACK: {state}: {meaning[state]}" if ans.resp == Resp.ACK else f"ERROR: {ans.reason}"))
+        self.clock.t += REQUEST_SECONDS
+        self.emit(Kind.REQUEST, text, device=dev.id, addr=addr, size=nb_blocks * dev.block_size, request="STATE",
+                  response=ans.resp.name, memory_block=addr // self.mem.mb_size, state=state)
+        return ans
 
     def inject_request(self, index: int, kind: str) -> None:
         """A buggy driver sends a request the spec forbids; the device answers ERROR."""

@@ -193,6 +193,61 @@ def proc_iomem(m: Machine) -> str:
     return "\n".join(lines)
 
 
+# ----- the firmware's memory map (x86: e820) --------------------------------------------------
+# What SeaBIOS reports for a QEMU 7.2 q35 guest (the recorded traces' "BIOS-e820" lines): low RAM
+# with the legacy holes, 128 KiB reserved at the top of low RAM, the MMCONFIG window, the chipset
+# and BIOS ranges, RAM above 4 GiB, and the HyperTransport range below 1 TiB.
+_Q35_RESERVED = ((0xB0000000, 0xBFFFFFFF), (0xFED1C000, 0xFED1FFFF), (0xFFFC0000, 0xFFFFFFFF),
+                 (0xFD00000000, 0xFFFFFFFFFF))
+
+
+def firmware_map(m: Machine) -> list[tuple[int, int, str]]:
+    """(start, end inclusive, "usable" / "reserved") entries of the e820 table, by address.
+
+    Only boot memory is in it: virtio-mem memory is found by the driver, never by the firmware
+    (and add_memory_driver_managed() creates no /sys/firmware/memmap entry for it either)."""
+    from .boot import boot_ranges
+    from .config import X86_LOW_HOLE, X86_TOP_HOLE
+    cfg = m.config
+    merged: list[list[int]] = []
+    for r in boot_ranges(cfg, cfg.boot_per_node()):
+        if merged and merged[-1][1] == r.addr:
+            merged[-1][1] += r.size
+        else:
+            merged.append([r.addr, r.addr + r.size])
+    out: list[tuple[int, int, str]] = []
+    holes = cfg.holes >= X86_LOW_HOLE + X86_TOP_HOLE
+    for start, end in merged:
+        if start == 0 and holes and end > 1 << 20:
+            out += [(0, 0x9FBFF, "usable"), (0x9FC00, 0x9FFFF, "reserved"), (0xF0000, 0xFFFFF, "reserved"),
+                    (0x100000, end - X86_TOP_HOLE - 1, "usable"), (end - X86_TOP_HOLE, end - 1, "reserved")]
+        else:
+            out.append((start, end - 1, "usable"))
+    ram_end = max(e for _, e, _ in out)
+    out += [(a, b, "reserved") for a, b in _Q35_RESERVED if not any(s <= b and a <= e for s, e, _ in out)
+            and (a < 4 << 30 or a > ram_end)]
+    return sorted(out)
+
+
+def e820(m: Machine) -> str:
+    """dmesg's "BIOS-provided physical RAM map" (x86-64)."""
+    if m.config.arch != "x86_64":
+        return "(no e820 on arm64: the firmware describes boot memory in the UEFI memory map / device tree)"
+    return "\n".join(["BIOS-provided physical RAM map:"] + [f"BIOS-e820: [mem {a:#018x}-{b:#018x}] {t}"
+                                                           for a, b, t in firmware_map(m)])
+
+
+def sys_firmware_memmap(m: Machine) -> str:
+    """/sys/firmware/memmap/N/{start,end,type}: the firmware map as boot saw it, plus memory added
+    later with add_memory() ("System RAM" hotplug, e.g. ACPI DIMMs); kexec-tools builds the next
+    kernel's memory map from it."""
+    if m.config.arch != "x86_64":
+        return "(no /sys/firmware/memmap on arm64)"
+    names = {"usable": "System RAM", "reserved": "Reserved"}
+    return "\n".join(f"/sys/firmware/memmap/{i}: start {a:#x} end {b:#x} type {names[t]}"
+                     for i, (a, b, t) in enumerate(firmware_map(m)))
+
+
 # ----- the registry --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mirror:
@@ -210,6 +265,9 @@ MIRRORS: dict[str, Mirror] = {
                     sysfs_memory),
     "meminfo": Mirror("grep -E 'MemTotal|MemFree' /proc/meminfo", proc_meminfo),
     "iomem": Mirror("cat /proc/iomem", proc_iomem),
+    "e820": Mirror("dmesg | grep -A20 'BIOS-provided physical RAM map'", e820),
+    "firmware-memmap": Mirror("for d in /sys/firmware/memmap/*; do echo \"$d: start $(cat $d/start) end $(cat $d/end) "
+                              "type $(cat $d/type)\"; done", sys_firmware_memmap),
     "qmp": Mirror('{"execute": "query-memory-devices"}', qmp_text),
     "hmp": Mirror("(qemu) info memory-devices", hmp_info_memory_devices),
     "virsh": Mirror("virsh dumpxml DOMAIN  (the virtio-mem <memory> devices)", virsh_memory_xml),

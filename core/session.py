@@ -21,6 +21,13 @@ class Session:
     def __init__(self, scenario: Scenario | None = None):
         self.load(scenario or default())
 
+    @classmethod
+    def resume(cls, scenario: Scenario, sandbox: Sandbox) -> Session:
+        """A session over an existing sandbox (a reopened trace), without booting another machine."""
+        session = cls.__new__(cls)
+        session.scenario, session.sandbox, session.step_error = scenario, sandbox, ""
+        return session
+
     def load(self, scenario: Scenario) -> None:
         """Start over on ``scenario`` (a fresh machine from its config)."""
         self.scenario = scenario

@@ -78,6 +78,21 @@ def format_size(n: int) -> str:
     return f"{sign}{n}B"
 
 
+def readable_size(n: int) -> str:
+    """Exact and readable: ``format_size`` while its number stays below 1024 ("130M", "4G"),
+    otherwise a sum of units ("1T + 256M" for 1048832M, "1G + 512M" for 1536M)."""
+    short = format_size(n)
+    if n == 0 or int(short.lstrip("-")[:-1]) < 1024:
+        return short
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    parts = []
+    for unit, scale in (("T", TiB), ("G", GiB), ("M", MiB), ("K", KiB), ("B", 1)):
+        if n >= scale:
+            parts.append(f"{n // scale}{unit}")
+            n %= scale
+    return sign + " + ".join(parts)
+
+
 def human(n: int) -> str:
     """Rounded form for displays ("1.5 GiB", "130 MiB")."""
     sign = "-" if n < 0 else ""

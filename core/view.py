@@ -16,7 +16,7 @@ from .driver_sbm import MbState, SbmDriver
 from .events import Event, Kind
 from .machine import Machine, Metrics
 from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Page, Zone
-from .units import format_size, human
+from .units import format_size, human, readable_size
 
 
 WINDOW_CHUNKS = 1 << 20    # whole-region summaries are computed in pieces of this many chunks
@@ -183,11 +183,11 @@ def device_panel(m: Machine, dev: int) -> list[tuple[str, str]]:
     return [
         ("device", f"{d.id} (virtio-mem-pci, node {d.node_id})"),
         ("addr", f"{d.addr:#x}"),
-        ("region_size", format_size(d.region_size)),
+        ("region_size", readable_size(d.region_size)),
         ("block_size", format_size(d.block_size)),
-        ("requested_size", format_size(d.requested_size)),
-        ("plugged_size", format_size(d.plugged_size)),
-        ("usable_region_size", format_size(d.usable_region_size)),
+        ("requested_size", readable_size(d.requested_size)),
+        ("plugged_size", readable_size(d.plugged_size)),
+        ("usable_region_size", readable_size(d.usable_region_size)),
         ("migration", "running (BUSY)" if d.migrating else "no"),
         ("driver mode", f"{drv.mode}, {drv.unit_name} {format_size(drv.unit_size)}"),
         ("driver state", drv.status()),
@@ -262,6 +262,19 @@ def block_marks(m: Machine, dev: int, events: list[Event]) -> np.ndarray:
     return out
 
 
+def aggregate_marks(cells: np.ndarray, marks: np.ndarray, per: int) -> np.ndarray:
+    """The mark of each group of ``per`` blocks (as ``aggregate`` groups them): the highest mark
+    among the blocks whose state the group shows, so a tile reads "just removed" only when the
+    blocks it shows were removed, not when 8 of 128 were and the other 120 are online."""
+    if per == 1:
+        return marks
+    pad = (-len(cells)) % per
+    c = np.concatenate((cells, np.zeros(pad, dtype=cells.dtype))).reshape(-1, per)
+    k = np.concatenate((marks, np.zeros(pad, dtype=marks.dtype))).reshape(-1, per)
+    shown = c.max(axis=1, keepdims=True)
+    return np.where(c == shown, k, 0).max(axis=1).astype(marks.dtype)
+
+
 def _event_mark(e: Event) -> Mark:
     if e.kind == Kind.BLOCK_REMOVED:
         return Mark.REMOVED
@@ -300,7 +313,7 @@ def status_bar(m: Machine, dev: int, before: Metrics | None, events: list[Event]
 
     def size(field: str, own: int) -> str:
         total = getattr(now, field)
-        return format_size(own) + (f" (all devices {format_size(total)})" if several and total != own else "")
+        return readable_size(own) + (f" (all devices {readable_size(total)})" if several and total != own else "")
 
     return [
         StatusItem("requested", "requested_size", size("requested", d.requested_size), moved("requested")),

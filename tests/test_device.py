@@ -78,3 +78,42 @@ def test_bad_device_properties():
         VirtioMemDevice("v", 4 * GiB, 4 * GiB, 3 * MiB)
     with pytest.raises(DeviceConfigError, match="multiple of block-size"):
         VirtioMemDevice("v", 4 * GiB, 5 * MiB, 2 * MiB)
+
+
+def test_prealloc_plug_beyond_what_the_host_can_back_is_busy_and_changes_nothing():
+    """QEMU virtio_mem_set_block_state(): prealloc=on preallocates while processing the PLUG."""
+    d = VirtioMemDevice("vmem0", 4 * GiB, 4 * GiB, 2 * MiB, requested_size=1 * GiB, prealloc=True)
+    d.host_memory = 4 * MiB
+    assert d.request(Req.PLUG, d.addr, 2).resp == Resp.ACK
+    ans = d.request(Req.PLUG, d.addr + 4 * MiB, 1)
+    assert ans.resp == Resp.BUSY and "prealloc=on" in ans.reason
+    assert d.plugged_size == 4 * MiB and not d.bitmap[2]
+    assert d.request(Req.UNPLUG, d.addr, 1).resp == Resp.ACK          # unplugging frees host memory
+    assert d.request(Req.PLUG, d.addr + 4 * MiB, 1).resp == Resp.ACK
+
+
+def test_migration_busy_comes_before_the_prealloc_check():
+    d = VirtioMemDevice("vmem0", 4 * GiB, 4 * GiB, 2 * MiB, requested_size=1 * GiB, prealloc=True)
+    d.host_memory = 0
+    d.migrating = True
+    assert "migration" in d.request(Req.PLUG, d.addr, 1).reason
+
+
+def test_without_prealloc_the_plug_is_acked_and_the_answer_says_what_was_not_checked():
+    d = dev()
+    d.host_memory = 2 * MiB
+    assert d.request(Req.PLUG, d.addr, 1).note == ""
+    ans = d.request(Req.PLUG, d.addr + 2 * MiB, 1)
+    assert ans.resp == Resp.ACK and "SIGBUS" in ans.note and d.plugged_size == 4 * MiB
+
+
+def test_block_states_answer_each_block_as_a_single_block_state_request_would():
+    d = dev(512 * MiB)
+    d.request(Req.PLUG, d.addr + 2 * MiB, 3)
+    states = d.block_states(0, 512)
+    for i in (0, 1, 3, 4, 383, 384, 511):
+        ans = d.request(Req.STATE, d.addr + i * 2 * MiB, 1)
+        assert states[i] == (ans.state if ans.resp == Resp.ACK else -1), i
+    assert list(states[:5]) == [BlockState.UNPLUGGED, BlockState.PLUGGED, BlockState.PLUGGED, BlockState.PLUGGED,
+                                BlockState.UNPLUGGED]
+    assert d.request(Req.STATE, d.addr, 4).state == BlockState.MIXED

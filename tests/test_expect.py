@@ -119,3 +119,33 @@ def test_compare_tables_are_validated_and_graded_against_the_side_by_side_run():
     checks, = graded('[[step]]\naction = "request"\nsize = "1G"\n'
                      'expect = { plugged_size = "1G", compare = { balloon = { outcome = "ok" } } }\n')
     assert [c.key for c in checks] == ["plugged_size", "compare.balloon.outcome"]
+
+
+def test_request_types_state_answers_and_repeated_requests_count_each_request():
+    checks = graded('[[step]]\naction = "request"\nsize = "300M"\n'
+                    '[[step]]\naction = "kdump"\nsettle = false\n'
+                    'expect = { requests = 192, responses = { ACK = 192 }, request_types = { STATE = 192, PLUG = 0 }, '
+                    'state_answers = { PLUGGED = 150, UNPLUGGED = 42, MIXED = 0 } }\n')[1]
+    assert checks and all(c.ok for c in checks), [c for c in checks if not c.ok]
+
+
+def test_sleep_and_no_mirror():
+    checks = graded('[[step]]\naction = "request"\nsize = "128M"\n'
+                    'expect = { sleep = "none", no_mirror = { e820 = "0x0000000100000000" } }\n'
+                    '[[step]]\naction = "suspend"\n'
+                    'expect = { sleep = "refused", no_mirror = { iomem = "virtio_mem" } }\n')
+    assert [c.ok for c in checks[0]] == [True, True]
+    assert [(c.key, c.ok) for c in checks[1]] == [("sleep", True), ("no_mirror.iomem", False)]
+
+
+@pytest.mark.parametrize("answer, key, actual, ok", [
+    ("none", "requests", 0, True),
+    ("no request at all", "requests", 0, True),
+    ("none", "requests", 3, False),
+    ("STATE", "request_types", {"STATE": 192, "PLUG": 0}, True),
+    ("UNPLUG_ALL", "request_types", {"STATE": 192, "UNPLUG_ALL": 0}, False),
+    ("MIXED", "state_answers", {"MIXED": 1, "PLUGGED": 0}, True),
+    ("refused", "sleep", "refused", True),
+])
+def test_quiz_grades_the_new_keys(answer, key, actual, ok):
+    assert words_match(answer, key, actual) is ok

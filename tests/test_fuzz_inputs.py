@@ -76,6 +76,7 @@ DEVICE = {
     "id": (["vmem0", "a", "b"], ["9x", "vmem 0"]), "node": ([0, 1], [8]), "region_size": (["4G", "1G", "128M"], ["100M"]),
     "block_size": (["0", "2M", "4M"], ["3M"]), "requested_size": (["0", "512M"], ["5G", "1M"]),
     "addr": (["16G", "32G"], ["0", "17179869184T", "4097M"]),
+    "hugetlb_page_size": (["0", "2M", "1G"], ["3M", "32G"]), "prealloc": ([True, False], ["yes"]),
 }
 assert set(MACHINE) == {f.name for f in fields(MachineConfig)} - {"devices"}
 assert set(DEVICE) == {f.name for f in fields(DeviceConfig)}
@@ -85,7 +86,9 @@ EXPECT = {"plugged_size": ["1G", ">= 0", "-1"], "driver": ["idle", "nope"], "res
           "devices": [{"vmem0": {"plugged_size": "0"}}, {"nope": {"plugged_size": "0"}}],
           "block": [{"id": 32, "zone": "Movable"}, {"zone": "x"}], "event": ["BUSY", [1]],
           "removed": [[39, 38], 2, "x"], "mirror": [{"lsmem": "Total"}, {"nope": "x"}], "time": [">= 1", "later"],
-          "compare": [{"balloon": {"host_thp_split": ">= 0"}}, {"nope": {}}], "colour": ["red"]}
+          "compare": [{"balloon": {"host_thp_split": ">= 0"}}, {"nope": {}}], "colour": ["red"],
+          "state_answers": [{"MIXED": 1}, {"NOPE": 1}], "request_types": [{"STATE": 2}, {"READ": 1}],
+          "sleep": ["refused", "asleep"], "no_mirror": [{"e820": "0x1"}, {"nope": "x"}]}
 
 
 def rarely(bad, good):

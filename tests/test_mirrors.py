@@ -97,3 +97,36 @@ def test_every_registered_mirror_renders_text():
     m = machine(GiB)
     for name, mirror in mirrors.MIRRORS.items():
         assert isinstance(mirror.render(m), str) and mirror.render(m), name
+
+
+def test_e820_is_what_the_recorded_q35_guest_printed():
+    """tests/fixtures/oracle/reset-normal.json: Linux 6.1 in QEMU 7.2 q35, 1 GiB, SeaBIOS."""
+    import re
+    from pathlib import Path
+    trace = (Path(__file__).parent / "fixtures" / "oracle" / "reset-normal.json").read_text()
+    real = []
+    for line in re.findall(r"BIOS-e820: \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] \w+", trace):
+        if line in real:
+            break
+        real.append(line)
+    assert mirrors.e820(machine(1 * GiB)).splitlines()[1:] == real
+
+
+def test_firmware_map_never_holds_virtio_mem_memory():
+    m = machine(2 * GiB)
+    assert "100000000-17fffffff : System RAM (virtio_mem)" in mirrors.proc_iomem(m)
+    for text in (mirrors.e820(m), mirrors.sys_firmware_memmap(m)):
+        assert "0x100000000" not in text and "0x0000000100000000" not in text
+    assert mirrors.sys_firmware_memmap(m).splitlines()[3] == \
+        "/sys/firmware/memmap/3: start 0x100000 end 0x3ffdffff type System RAM"
+
+
+def test_firmware_map_lists_boot_ram_above_4g():
+    m = Machine(MachineConfig(boot_memory=4 * GiB, below_4g=2 * GiB, devices=(DeviceConfig(),)))
+    assert "BIOS-e820: [mem 0x0000000100000000-0x000000017fffffff] usable" in mirrors.e820(m)
+    assert "[mem 0x0000000000100000-0x000000007ffdffff] usable" in mirrors.e820(m)
+
+
+def test_arm64_has_no_e820():
+    m = Machine(MachineConfig(arch="arm64", devices=(DeviceConfig(),)))
+    assert "no e820" in mirrors.e820(m) and "no /sys/firmware/memmap" in mirrors.sys_firmware_memmap(m)

@@ -88,3 +88,21 @@ def test_every_action_builds_with_its_defaults_parsed():
             if p.kind == "size" and action.arg(p.name) is not None:
                 assert isinstance(action.arg(p.name), int), (spec.name, p.name)
     assert make("pin").arg("size") == 64 << 20
+
+
+@pytest.mark.parametrize("name,args,message", [
+    ("fragment", {"node": -1}, "fragment.node: -1 is not allowed; allowed: 0 to"),
+    ("fragment", {"node": 3}, "fragment.node: 3 does not exist"),
+    ("pin", {"tries": -3}, "pin.tries: -3 is not allowed; allowed: 1 to 255"),
+    ("pin", {"tries": 0}, "pin.tries: 0 is not allowed"),
+    ("pin", {"tries": 256}, "pin.tries: 256 is not allowed"),
+])
+def test_out_of_range_options_are_refused_by_name(name, args, message):
+    """Found by fuzzing the terminal UI's forms: fragment on a node that does not exist did
+    nothing silently; pin with tries=-3 raised OverflowError (a crash) instead of a refusal."""
+    sb = run(1)
+    sb.do("alloc", size="64M")
+    before, n = sb.machine.metrics(), len(sb.entries)
+    with pytest.raises(ActionError, match=message.replace("(", r"\(")):
+        sb.do(name, **args)
+    assert sb.machine.metrics() == before and len(sb.entries) == n

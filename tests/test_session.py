@@ -263,3 +263,10 @@ def test_change_round_trips_through_a_trace():
         trace_io.change_from_dict({"action": "settle", "settle": "no"})
     with pytest.raises(ActionError, match="settle_steps"):
         trace_io.change_from_dict({"action": "settle", "settle_steps": -1})
+
+
+def test_resume_wraps_an_existing_sandbox_without_booting_again():
+    s = Session(default())
+    s.play_lesson_step()
+    resumed = Session.resume(s.scenario, s.sandbox)
+    assert resumed.sandbox is s.sandbox and resumed.cursor == 1 and resumed.next_lesson_step() is s.scenario.steps[1]

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input
 
 from tui_helpers import SIZE, make_app, screen_text, two_devices, wait_for
+from vmemlab.core.actions import make
 from vmemlab.core.scenario import default
 from vmemlab.core.session import Session
 from vmemlab.core.units import parse_size
@@ -54,7 +55,8 @@ def before_state(app: VmemLabApp) -> dict:
     return {"requested": m.devices[0].requested_size, "plugged": m.devices[0].plugged_size,
             "position": app.session.sandbox.position, "free": m.mem.mem_free, "now": m.now,
             "events": len(app.session.sandbox.events), "boots": m.boot_count, "cursor": app.session.cursor,
-            "selected": app.selected, "device": app.device, "panels": app.screen.has_class("-panels")}
+            "selected": app.selected, "device": app.device, "panels": app.screen.has_class("-panels"),
+            "interval": app.player.interval, "follow": app.follow}
 
 
 def row(text: str, label: str, value: str) -> bool:
@@ -68,27 +70,28 @@ def dev(app):
 
 def check_grow(app, b, text):
     assert dev(app).requested_size == b["requested"] + 128 * M
-    assert row(text, "requested_size", "128M")
+    assert row(text, "requested", "128M")
 
 
 def check_shrink(app, b, text):
     assert dev(app).requested_size == b["requested"] - 128 * M == 128 * M
-    assert row(text, "requested_size", "128M")
+    assert row(text, "requested", "128M")
 
 
 def check_request(app, b, text):
     assert dev(app).requested_size == parse_size("1G")
-    assert row(text, "requested_size", "1G") and "host: qom-set vmem0 requested-size 1G" in text
+    assert row(text, "requested", "1G") and "host: qom-set vmem0 requested-size 1G" in text
 
 
 def check_step(app, b, text):
     assert dev(app).plugged_size == b["plugged"] + 128 * M < dev(app).requested_size
-    assert row(text, "plugged_size", "128M") and "PLUG device block" in text
+    assert row(text, "plugged", "128M") and "step: 4 events" in text
+    assert any(e.text.startswith("PLUG device block") for e in app.query_one("#events").shown)
 
 
 def check_settle(app, b, text):
     assert dev(app).plugged_size == dev(app).requested_size == 256 * M
-    assert row(text, "plugged_size", "256M") and row(text, "driver state", "idle")
+    assert row(text, "plugged", "256M") and row(text, "driver (SBM)", "idle")
 
 
 def check_migration(app, b, text):
@@ -104,6 +107,31 @@ def check_reset(app, b, text):
 def check_kexec(app, b, text):
     assert app.session.machine.boot_count == b["boots"] + 1 and dev(app).plugged_size == 256 * M
     assert "kexec" in text
+
+
+def check_host_memory(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "host_memory" and dev(app).host_memory is None
+    assert "host_memory" in text
+
+
+def check_kdump(app, b, text):
+    assert app.session.machine.boot_count == b["boots"] + 1 and dev(app).plugged_size == 0
+    assert "kdump" in text
+
+
+def check_suspend(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "suspend" and dev(app).plugged_size == b["plugged"]
+    assert "suspend" in text
+
+
+def check_hibernate(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "hibernate" and dev(app).plugged_size == b["plugged"]
+    assert "hibernate" in text
+
+
+def check_state(app, b, text):
+    assert app.session.sandbox.actions()[-1].name == "state" and dev(app).plugged_size == b["plugged"]
+    assert "state" in text
 
 
 def check_alloc(app, b, text):
@@ -150,12 +178,52 @@ def check_advance(app, b, text):
 
 def check_retry_refused(app, b, text):
     assert app.session.sandbox.position == b["position"]
-    assert "refused: retry: no retry timer is armed" in text
+    assert "refused, nothing changed: retry: no retry timer is armed" in text
 
 
 def check_note(app, b, text):
     assert app.session.sandbox.actions()[-1].name == "note"
     assert "hello class" in text
+
+
+def check_restart(app, b, text):
+    assert app.session.sandbox.position == 0 and app.session.cursor == 0
+    assert "lesson restarted" in text and "2 to redo" in text and "n: request size=1G" in text
+
+
+def check_slower(app, b, text):
+    assert app.player.interval > b["interval"]
+    assert f"play speed: {app.player.speed_text()}" in text and "request" in text
+
+
+def check_faster(app, b, text):
+    assert app.player.interval < b["interval"]
+    assert f"play speed: {app.player.speed_text()}" in text and "request" in text
+
+
+def check_follow(app, b, text):
+    assert app.follow != b["follow"]
+    if app.follow:
+        assert app.selected == 7          # memory39: the last block step 1 plugged
+        assert "following the active block" in text and "block memory39" in text
+    else:
+        assert "not following" in text
+
+
+def pending_settle(s: Session) -> None:
+    s.do("request", size="1G")
+    s.start(make("settle")).run(steps=2)
+
+
+def check_stop_settling(app, b, text):
+    assert app.session.work is None
+    assert app.session.sandbox.changes()[-1].max_steps == 2
+    assert "settle stopped after 2 driver steps" in text
+
+
+def two_steps(s: Session) -> None:
+    s.play_lesson_step()
+    s.play_lesson_step()
 
 
 def check_undo(app, b, text):
@@ -232,7 +300,7 @@ def check_load(app, b, text):
 
 
 def check_quit(app, b, text):
-    assert app._exit_renderables is not None or not app.is_running
+    assert app._exit or not app.is_running
 
 
 CASES = {
@@ -240,20 +308,25 @@ CASES = {
     "host: grow": Case("host: grow", check_grow),
     "host: shrink": Case("host: shrink", check_shrink, plugged_to("256M")),
     "host: migration": Case("host: migration", check_migration),
-    "host: reset": Case("host: reset", check_reset, plugged_to("256M")),
-    "host: kexec": Case("host: kexec", check_kexec, plugged_to("256M")),
+    "host: reset…": Case("host: reset…", check_reset, plugged_to("256M"), typed=["enter"]),
+    "host: kexec…": Case("host: kexec…", check_kexec, plugged_to("256M"), typed=["enter"]),
     "guest: alloc…": Case("guest: alloc…", check_alloc, typed=["1", "0", "0", "M", "enter"]),
     "guest: free": Case("guest: free", check_free, lambda s: s.do("alloc", size="100M")),
     "guest: fragment": Case("guest: fragment", check_fragment),
     "guest: pin": Case("guest: pin", check_pin, lambda s: s.do("alloc", size="100M")),
     "guest: online": Case("guest: online", check_online, lambda s: (plugged_to("128M")(s), s.do("offline", block=32))),
     "guest: offline": Case("guest: offline", check_offline, plugged_to("128M")),
-    "guest: buggy_request": Case("guest: buggy_request", check_buggy),
+    "guest: buggy_request…": Case("guest: buggy_request…", check_buggy, typed=["enter"]),
     "time: step": Case("time: step", check_step, lambda s: s.do("request", size="1G")),
     "time: settle": Case("time: settle", check_settle, lambda s: s.do("request", size="256M")),
     "time: advance…": Case("time: advance…", check_advance, typed=["enter"]),
     "time: retry": Case("time: retry", check_retry_refused),
     "lesson: note…": Case("lesson: note…", check_note, typed=list("hello") + ["space"] + list("class") + ["enter"]),
+    "host: host_memory": Case("host: host_memory", check_host_memory),
+    "guest: kdump": Case("guest: kdump", check_kdump, plugged_to("256M")),
+    "guest: suspend": Case("guest: suspend", check_suspend, plugged_to("256M")),
+    "guest: hibernate": Case("guest: hibernate", check_hibernate, plugged_to("256M")),
+    "guest: state": Case("guest: state", check_state, plugged_to("256M")),
     "ui: undo": Case("ui: undo", check_undo, plugged_to("256M")),
     "ui: redo": Case("ui: redo", check_redo, lambda s: (plugged_to("256M")(s), s.undo())),
     "ui: scrub back": Case("ui: scrub back", check_undo, plugged_to("256M")),
@@ -261,6 +334,12 @@ CASES = {
     "ui: timeline start": Case("ui: timeline start", check_start, plugged_to("256M")),
     "ui: timeline end": Case("ui: timeline end", check_end, undone_twice),
     "ui: next lesson step": Case("ui: next lesson step", check_next_step),
+    "ui: restart lesson": Case("ui: restart lesson", check_restart, two_steps),
+    "ui: slower": Case("ui: slower", check_slower),
+    "ui: faster": Case("ui: faster", check_faster),
+    "ui: follow the active block": Case("ui: follow the active block", check_follow,
+                                        lambda s: s.play_lesson_step()),
+    "ui: stop settling": Case("ui: stop settling", check_stop_settling, pending_settle),
     "ui: side panels": Case("ui: side panels", check_panels),
     "ui: next device": Case("ui: next device", check_next_device, scenario=two_devices),
     "ui: export SVG screenshot": Case("ui: export SVG screenshot", check_export_svg),
@@ -297,6 +376,8 @@ async def invoke(app, pilot, case: Case, route: str) -> None:
         await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette))
+    if isinstance(app.screen, CompareScreen):
+        await wait_for(pilot, lambda: bool(app.screen.text), tries=1000)   # the replay runs in a thread
     if case.typed:
         await wait_for(pilot, lambda: isinstance(app.screen, ActionForm))
         for key in case.typed:

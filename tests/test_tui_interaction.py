@@ -3,65 +3,24 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from tui_helpers import SIZE, make_app, screen_text, two_devices, wait_for
 from vmemlab.cli import main as cli_main
-from vmemlab.core.events import Kind
 from vmemlab.core.scenario import default
+from vmemlab.core.view import Mark
+from vmemlab.tui.event_log import EventList
 from vmemlab.tui.forms import ActionForm
 from vmemlab.tui.region_map import RegionMap
-from vmemlab.tui.screens import LoadScreen
+from vmemlab.tui.screens import ConfirmScreen, LoadScreen
 
 M = 1 << 20
 
 
 def run(coro):
     asyncio.run(coro)
-
-
-def test_play_runs_the_lesson_step_by_step_then_stops():
-    async def go():
-        app = make_app(play_interval=0.01)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("p")
-            await wait_for(pilot, lambda: not app._playing, tries=2000)
-            s = app.session
-            assert s.next_lesson_step() is None and s.cursor == len(s.scenario.steps)
-            assert s.machine.devices[0].plugged_size == 2 << 30
-            assert "nothing left to play" in screen_text(app)
-    run(go())
-
-
-def test_play_steps_one_request_per_tick_and_pause_stops_it():
-    async def go():
-        app = make_app(play_interval=0.1)
-        app.session.do("request", size="4G")      # 32 driver requests: seconds of margin on a busy machine
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("p")
-            await wait_for(pilot, lambda: app.session.sandbox.position >= 2)
-            await pilot.press("p")
-            position = app.session.sandbox.position
-            names = {a.name for a in app.session.sandbox.actions()[1:]}
-            assert names == {"step"} and not app._playing
-            await pilot.pause(0.1)
-            assert app.session.sandbox.position == position
-            assert "paused" in screen_text(app)
-    run(go())
-
-
-def test_play_is_shown_in_the_lesson_bar():
-    async def go():
-        app = make_app(play_interval=30)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("p")
-            await pilot.pause()
-            assert "▶ playing" in screen_text(app)
-            await pilot.press("p")
-            await pilot.pause()
-            assert "▶ playing" not in screen_text(app) and "paused" in screen_text(app)
-    run(go())
 
 
 @pytest.mark.parametrize("typed,message", [
@@ -82,7 +41,9 @@ def test_bad_size_is_explained_in_the_form_and_changes_nothing(typed, message):
             await pilot.pause()
             assert isinstance(app.screen, ActionForm)
             text = screen_text(app)
-            assert "refused:" in text and message in text and "nothing changed" in text
+            error = " ".join(str(app.screen.query_one("#form-error").render()).split())
+            assert "refused, nothing changed:" in text and message in error
+            assert "refused" not in str(app.query_one("#status").render())      # one report: the form's
             assert (app.session.sandbox.position, app.session.machine.devices[0].requested_size) == before
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, ActionForm))
@@ -97,7 +58,7 @@ def test_refused_key_action_shows_the_reason_in_the_status_line():
             await pilot.press("minus")
             await pilot.pause()
             assert app.session.sandbox.position == 0
-            assert "refused: shrink.by: requested-size would become negative" in screen_text(app)
+            assert "refused, nothing changed: shrink.by: requested-size would become negative" in screen_text(app)
     run(go())
 
 
@@ -123,7 +84,9 @@ def test_load_a_file_and_a_bad_file(tmp_path):
             assert app.session.scenario.title == "A tour of virtio-mem" and app.session.cursor == 1
             field.value = str(good)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: not isinstance(app.screen, LoadScreen))
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))   # the tour's step 1 is kept
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, (LoadScreen, ConfirmScreen)))
             assert app.session.scenario.title == "Small one" and app.session.sandbox.position == 0
             assert "Small one" in screen_text(app) and "8 memory blocks" in screen_text(app)
     run(go())
@@ -137,7 +100,9 @@ def test_load_a_shipped_lesson_from_the_list():
             await pilot.press("L")
             await wait_for(pilot, lambda: isinstance(app.screen, LoadScreen))
             await pilot.press("enter")
-            await wait_for(pilot, lambda: not isinstance(app.screen, LoadScreen))
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, (LoadScreen, ConfirmScreen)))
             assert app.session.cursor == 0 and app.session.machine.devices[0].plugged_size == 0
             assert "step 0/" in screen_text(app)
     run(go())
@@ -164,10 +129,12 @@ def test_clicking_a_tile_selects_its_block():
     async def go():
         app = make_app()
         async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()                       # the first layout settles (the status bar)
             region_map = app.query_one(RegionMap)
             cell_w, tile_h = region_map.geometry
             x = region_map._label_width() + 3 * cell_w
-            await pilot.click(RegionMap, offset=(x + region_map.styles.gutter.left, tile_h // 2 + 1))
+            await pilot.click(RegionMap, offset=(x + region_map.styles.gutter.left,
+                                                 region_map.styles.gutter.top + tile_h // 2))
             await pilot.pause()
             assert app.selected == 3
             assert "block memory35" in screen_text(app)
@@ -180,7 +147,7 @@ def test_choosing_an_event_selects_its_memory_block():
         for _ in range(4):
             app.session.play_lesson_step()
         async with app.run_test(size=SIZE) as pilot:
-            table = app.query_one(DataTable)
+            table = app.query_one(EventList)
             table.focus()
             await pilot.pause()
             events = app.query_one("#events").shown
@@ -192,7 +159,12 @@ def test_choosing_an_event_selects_its_memory_block():
     run(go())
 
 
-def test_map_marks_removed_and_offlined_blocks_of_the_last_action():
+def test_map_marks_what_the_last_change_did_to_each_block():
+    """Step 4 of the tour shrinks: each tile shows the mark core.view gives its block (x just
+    removed, ~ just offlined, - just unplugged), else its state."""
+    from vmemlab.core import view
+    from vmemlab.tui.style import MAP_STYLES, map_codes
+
     async def go():
         app = make_app()
         for _ in range(4):
@@ -200,12 +172,13 @@ def test_map_marks_removed_and_offlined_blocks_of_the_last_action():
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             region_map = app.query_one(RegionMap)
-            removed = [e.memory_block for e in app.session.sandbox.last_events() if e.kind == Kind.BLOCK_REMOVED]
-            assert removed and all(region_map.marks[b - 32] == 2 for b in removed)
+            m = app.session.machine
+            marks = view.block_marks(m, 0, app.session.sandbox.last_events())
+            assert np.array_equal(region_map.marks, marks) and (marks == Mark.REMOVED).any()
+            want = [MAP_STYLES[c].glyph for c in map_codes(view.block_cells(m, 0), marks)]
             rows = [region_map.render_line(y).text for y in range(region_map.content_size.height)]
-            row = next(r for r in rows if "memory32" in r).split("memory32", 1)[1]
-            glyphs = row.replace("▸", " ").replace("◂", " ").split()
-            assert glyphs[:3] == ["M", "M", "~"] and glyphs[3:3 + len(removed)] == ["x"] * len(removed)
+            glyphs = [g for r in rows for g in r.split(maxsplit=1)[1].replace("▸", " ").replace("◂", " ").split()]
+            assert glyphs == want
     run(go())
 
 

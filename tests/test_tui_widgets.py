@@ -43,6 +43,7 @@ def test_aggregated_tile_shows_the_most_advanced_state():
         app = make_app(scenario=four_tib())
         app.session.do("request", size="2G")
         app.session.do("settle")
+        app.session.do("note", text="the last change touches no block: tiles show states, not marks")
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             region_map = app.query_one(RegionMap)
@@ -74,3 +75,36 @@ def test_a_128m_block_shows_every_subblock():
     text = render_block(_info(64, 3), 140, "subblock").plain
     bitmap = next(line for line in text.splitlines() if line.startswith("sb"))
     assert bitmap.split(maxsplit=2)[2].replace(" ", "") == "▤▤▤■" + "▤" * 60
+
+
+def test_event_rows_end_with_an_ellipsis_at_a_word_boundary():
+    from vmemlab.core.events import Event, Kind
+    from vmemlab.tui.event_log import column_widths, row_text
+
+    e = Event(Kind.FAKE_OFFLINE_FAILED, "memory38 onlined by auto_online_blocks to ZONE_MOVABLE because", 1.0,
+              memory_block=38)
+    widths = column_widths(60)
+    row = row_text(e, widths).plain
+    assert len(row) <= 60 and "fake_offline…" in row
+    text = row.split("fake_offline…", 1)[1].strip()
+    assert text.endswith("…") and e.text.startswith(text[:-1]) and e.text[len(text) - 1] == " "
+    wide = row_text(e, column_widths(140)).plain
+    assert "fake_offline_failed" in wide and e.text in wide
+
+
+def test_help_explains_every_glyph_as_the_legends_draw_it():
+    """Every glyph of the map legend, the change marks and the bitmap legend is in F1's help
+    with the legend's own label (one source: tui.style), the keys shown as people write them."""
+    from vmemlab.tui.style import chunk_legend_entries, map_legend_entries
+
+    async def go():
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f1")
+            await pilot.pause()
+            text = app.screen.markdown
+            for glyph, _, label in map_legend_entries() + chunk_legend_entries():
+                assert f"| `{glyph}` | {label} |" in text
+            assert "╌" in text and "| `F1` / `?` | ui: help |" in text and "question_mark" not in text
+            assert "one device\n  request per tick" in text or "one device request per tick" in " ".join(text.split())
+    asyncio.run(go())

@@ -1,6 +1,6 @@
 import pytest
 
-from vmemlab.core.units import GiB, MiB, SizeError, format_size, human, parse_size
+from vmemlab.core.units import GiB, MiB, SizeError, format_size, human, parse_size, readable_size
 
 
 @pytest.mark.parametrize("text,value", [("128M", 128 * MiB), ("4G", 4 * GiB), ("2MiB", 2 * MiB),
@@ -20,6 +20,18 @@ def test_format_size_is_exact_and_round_trips():
         assert parse_size(format_size(n)) == n
     assert format_size(1536 * MiB) == "1536M"
     assert human(1536 * MiB) == "1.5 GiB"
+
+
+@pytest.mark.parametrize("n,text", [
+    (0, "0"), (130 * MiB, "130M"), (4 * GiB, "4G"), (1023 * MiB, "1023M"), (1536 * MiB, "1G + 512M"),
+    (1048832 * MiB, "1T + 256M"), (262400 * MiB, "256G + 256M"), (4096 * GiB, "4T"), (-1536 * MiB, "-1G + 512M"),
+])
+def test_readable_size_is_exact_and_short(n, text):
+    assert readable_size(n) == text
+    if " + " not in text and text != "0":
+        assert parse_size(text.lstrip("-")) == abs(n)
+    else:
+        assert sum(parse_size(p) for p in text.lstrip("-").split(" + ")) == abs(n)
 
 
 @pytest.mark.parametrize("bad,words", [

@@ -30,3 +30,17 @@ def test_status_bar_marks_the_numbers_the_last_change_moved():
     items = {i.key: i for i in view.status_bar(s.machine, 0, s.sandbox.metrics_history()[-2],
                                                s.sandbox.last_events())}
     assert not any(i.changed for i in items.values())
+
+
+def test_a_group_shows_the_mark_of_the_blocks_it_shows():
+    import numpy as np
+
+    cells = np.array([view.Cell.MOVABLE] * 6 + [view.Cell.UNUSED] * 2 + [view.Cell.UNUSED] * 8, dtype=np.uint8)
+    marks = np.array([0] * 6 + [view.Mark.REMOVED] * 2 + [view.Mark.REMOVED] * 8, dtype=np.uint8)
+    groups, per = view.aggregate(cells, 2)
+    assert per == 8 and groups.tolist() == [view.Cell.MOVABLE, view.Cell.UNUSED]
+    # group 0 shows "online movable": its 2 removed blocks are not what it shows
+    assert view.aggregate_marks(cells, marks, per).tolist() == [0, view.Mark.REMOVED]
+    marks[0] = view.Mark.PLUGGED
+    assert view.aggregate_marks(cells, marks, per).tolist() == [view.Mark.PLUGGED, view.Mark.REMOVED]
+    assert view.aggregate_marks(cells, marks, 1) is marks

@@ -9,10 +9,12 @@ from vmemlab.core.memory import PAGES_PER_CHUNK
 from vmemlab.core.units import format_size, human
 from vmemlab.core.view import CHUNK_STYLE, Chunk, aggregate
 
-from .style import CHUNK_GLYPHS, CHUNK_TILES, QuietStatic, legend
+from .style import CHUNK_GLYPHS, CHUNK_TILES, QuietStatic, chunk_legend_entries, legend
 
 LEVELS = np.array(list(" ▁▂▃▄▅▆▇█"))
-MAX_ROWS = 4                   # bitmap rows; bigger blocks group subblocks per column
+MAX_ROWS = 4                   # bitmap rows on a tall terminal; bigger blocks group subblocks per column
+ROWS_BY_HEIGHT = ((50, MAX_ROWS), (30, 2), (0, 1))     # (terminal rows at least, bitmap rows)
+ALWAYS_ALL = 64                # a block of up to 64 subblocks shows every one (rows wrap)
 DIM = RichStyle(color="#8a8a8a")
 KEY = RichStyle(color="#8a8a8a")
 VALUE = RichStyle(bold=True)
@@ -26,26 +28,29 @@ def _row_length(room: int, n: int) -> int:
     return per
 
 
-def columns_per_tile(n: int, width: int) -> int:
-    """Subblocks per bitmap column so that the bitmap takes at most MAX_ROWS rows (a power of two)."""
-    room = _row_length(max(8, width), n) * MAX_ROWS
+def columns_per_tile(n: int, width: int, max_rows: int = MAX_ROWS) -> int:
+    """Subblocks per bitmap column so that the bitmap takes at most ``max_rows`` rows (a power of
+    two); a block of up to ALWAYS_ALL subblocks (128 MiB) shows each one."""
+    if n <= ALWAYS_ALL:
+        return 1
+    room = _row_length(max(8, width), n) * max_rows
     group = 1
     while n > room * group:
         group *= 2
     return group
 
 
-def _fit(cells: np.ndarray, fill: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _fit(cells: np.ndarray, fill: np.ndarray, width: int, max_rows: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Big memory blocks (e.g. 1024 subblocks of a 2 GiB block) show groups of subblocks: the
     most restrictive state of each group (an unmovable page wins) and its average fill."""
-    group = columns_per_tile(len(cells), width)
+    group = columns_per_tile(len(cells), width, max_rows)
     if group == 1:
         return cells, fill, 1
     shown, _ = aggregate(cells, len(cells) // group)
     return shown, fill.reshape(-1, group).mean(axis=1), group
 
 
-def render_block(info: dict, width: int, unit: str) -> Text:
+def render_block(info: dict, width: int, unit: str, max_rows: int = MAX_ROWS) -> Text:
     """The detail text for ``core.view.block_info`` output, laid out for ``width`` columns.
 
     Below 100 columns it is compact: facts on two lines, no legend (F1 has it)."""
@@ -72,7 +77,7 @@ def render_block(info: dict, width: int, unit: str) -> Text:
              f"{names[2]} {info['unmovable_pages']}\n", VALUE)
     used = np.asarray(info["movable_per_chunk"]) + np.asarray(info["unmovable_per_chunk"])
     fill = np.where(cells >= Chunk.FREE, used, 0) / PAGES_PER_CHUNK
-    cells, fill, group = _fit(cells, fill, width - 8)
+    cells, fill, group = _fit(cells, fill, width - 8, max_rows)
     levels = LEVELS[np.ceil(fill * 8).astype(int)]
     tile_w = 2 if width - 8 >= 2 * len(cells) else 1
     per = _row_length((width - 8) // tile_w, len(cells))
@@ -89,23 +94,35 @@ def render_block(info: dict, width: int, unit: str) -> Text:
             t.append(level + gap, RichStyle(color=CHUNK_STYLE[Chunk(code)].colour))
         t.append("\n")
     if not compact:
-        t.append_text(legend([(CHUNK_GLYPHS[c], CHUNK_TILES[c], CHUNK_STYLE[c].label) for c in Chunk], width))
+        t.append_text(legend(chunk_legend_entries(), width))
     t.rstrip()
     return t
+
+
+def bitmap_rows(terminal_height: int) -> int:
+    """How many bitmap rows a big block may take on a terminal that high."""
+    return next(rows for height, rows in ROWS_BY_HEIGHT if terminal_height >= height)
 
 
 class BlockDetail(QuietStatic):
     """Shows one memory block; the app calls ``show`` with ``core.view.block_info`` output."""
 
+    def max_rows(self) -> int:
+        return bitmap_rows(self.app.size.height)
+
     def show(self, info: dict, unit: str) -> None:
         self.border_title = f"block {info['name']}"
-        group = columns_per_tile(len(info["cells"]), (self.content_size.width or 64) - 8)
-        per = f"{unit}" if group == 1 else f"{group} {unit}s (the most restrictive shown)"
-        self.border_subtitle = f"one column per {per}; 'used' = share of pages in use"
+        width = self.content_size.width or 64
+        group = columns_per_tile(len(info["cells"]), width - 8, self.max_rows())
+        per = f"1 {unit}" if group == 1 else f"{group} {unit}s (most restrictive)"
+        self.border_subtitle = f"a column = {per} · used = pages in use"
         self._info, self._unit = info, unit
-        self.show_text(render_block(info, self.content_size.width or 64, unit))
+        self.show_text(render_block(info, width, unit, self.max_rows()))
 
     def on_resize(self) -> None:
+        self.call_after_refresh(self._again)          # not inside the layout pass
+
+    def _again(self) -> None:
+        """Lay the block shown *now* out for the new width (not the one shown at the resize)."""
         if getattr(self, "_info", None) is not None:
-            text = render_block(self._info, self.content_size.width, self._unit)
-            self.call_after_refresh(self.show_text, text)      # not inside the layout pass
+            self.show(self._info, self._unit)

@@ -1,8 +1,9 @@
 """The region map: one tile per memory block of a device region, state by colour and glyph.
 
 Large regions are aggregated (``core.view.aggregate``: each tile shows the most advanced state of
-its group) so the map always fits the widget; all per-block work is numpy, and Python touches only
-the tiles on screen.
+its group) so the map always fits; all per-block work is numpy, and Python touches only the tiles
+on screen. The scale (tile size, blocks per tile) depends on the terminal's size only, never on
+the height the lesson text leaves: a tile covers the same blocks for the whole lesson.
 """
 from __future__ import annotations
 
@@ -18,15 +19,44 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from vmemlab.core.units import human
-from vmemlab.core.view import aggregate
+from vmemlab.core.view import aggregate, aggregate_marks
 
-from .style import MAP_STYLES, MAP_TILES, OFFLINING, REMOVED, UNTILED_CELLS, legend
+from .block_detail import bitmap_rows
+from .style import MAP_STYLES, MAP_TILES, UNTILED_CELLS, chunk_legend_entries, legend, map_codes, map_legend_entries
 
 # Tile geometries, largest first: (columns including one blank, rows). The largest that shows
-# the whole region unaggregated in the height the layout grants is used; (2, 1) is the floor.
+# the whole region unaggregated in the map's row budget is used; (2, 1) is the floor.
 GEOMETRIES = ((6, 3), (4, 2), (2, 1))
 SMALL = GEOMETRIES[-1]
-MAX_SHARE = 0.45        # of the left column, borders included: app.tcss says max-height: 45%
+MAX_SHARE = 0.45        # of the screen, borders included: app.tcss says max-height: 45%
+SIDE_PANELS = 46        # app.tcss: #right's width on a wide terminal
+COMPACT_LEGEND = 2      # app.tcss: #legend.-compact max-height
+FULL_LEGEND_HEIGHT = 50 # terminals at least this high list every glyph under the map
+
+
+def full_legend(width: int, height: int) -> bool:
+    """Every glyph under the map (a wide and tall terminal), or only those on screen."""
+    return width >= 110 and height >= FULL_LEGEND_HEIGHT
+
+
+def reserved_rows(width: int, height: int, narrow: bool) -> int:
+    """Screen rows every other panel may take at its largest on a ``width`` x ``height``
+    terminal (app.tcss): header, lesson box, status bar, the map's border, legend, block panel,
+    the events panel's minimum, status line (two lines for a long refusal), footer. The map gets the rest, so its scale follows
+    the terminal's size and nothing else (not the lesson text, not the glyphs on screen)."""
+    left = width - (0 if narrow else SIDE_PANELS) - 4          # content width of the left column
+    rows = bitmap_rows(height)
+    block = 2 + 2 + 2 * rows + (legend(chunk_legend_entries(), left).plain.count("\n") + 1 if left >= 100 else 0)
+    legend_lines = legend(map_legend_entries(), left).plain.count("\n") + 1 if full_legend(width, height) \
+        else COMPACT_LEGEND
+    if narrow:
+        return 4 + 2 + 2 + legend_lines + block + 5 + 2 + 1
+    return 1 + 7 + 2 + 2 + legend_lines + block + 7 + 2 + 1
+
+
+def map_rows_budget(width: int, height: int, narrow: bool) -> int:
+    """Rows of tiles' text the map may use on a terminal of that size."""
+    return max(1, min(height - reserved_rows(width, height, narrow), int(height * MAX_SHARE) - 2))
 LABEL_STYLE = RichStyle(color="#8a8a8a")
 CURSOR_STYLE = RichStyle(color="#ffffff", bold=True)
 CURSOR_TILE = RichStyle(reverse=True, bold=True)
@@ -55,6 +85,8 @@ class RegionMap(Widget, can_focus=True):
         super().__init__(**kw)
         self.cells = np.zeros(0, dtype=np.uint8)
         self.marks = np.zeros(0, dtype=np.uint8)
+        self.codes_shown: set[int] = set()      # display codes on screen, for the compact legend
+        self.follow = False
         self.first_sysfs = 0
         self.block_size = 0
         self.selected = 0
@@ -66,7 +98,7 @@ class RegionMap(Widget, can_focus=True):
 
     # ----- feeding ----------------------------------------------------------------------
     def show(self, cells: np.ndarray, marks: np.ndarray, first_sysfs: int, block_size: int, selected: int) -> None:
-        """New states: ``cells`` are Cell codes, ``marks`` 0 / OFFLINING / REMOVED, per block."""
+        """New states: ``cells`` are Cell codes, ``marks`` Mark codes (what the last change did), per block."""
         resized = len(cells) != len(self.cells) or first_sysfs != self.first_sysfs
         if not resized and selected == self.selected and np.array_equal(cells, self.cells) \
                 and np.array_equal(marks, self.marks):
@@ -100,6 +132,11 @@ class RegionMap(Widget, can_focus=True):
     def _geometry(self, width: int, height: int) -> tuple[int, int]:
         return next((g for g in GEOMETRIES if self._rows(width, g) <= height), SMALL)
 
+    def budget(self) -> int:
+        """The rows this map may use: from the terminal's size, not from the panels around it."""
+        width, height = self.app.size
+        return map_rows_budget(width, height, width < self.app.HORIZONTAL_BREAKPOINTS[1][0])
+
     @staticmethod
     def _capacity(n: int, room: int) -> int:
         """How many tiles to use: blocks per tile is rounded up to a power of two for round labels."""
@@ -108,14 +145,16 @@ class RegionMap(Widget, can_focus=True):
             return room
         return -(-n // (1 << (per - 1).bit_length()))
 
+    def _layout(self, width: int) -> tuple[tuple[int, int], int, int]:
+        """(geometry, columns, tiles) for ``width``: the same for every lesson text height."""
+        budget = self.budget()
+        geometry = self._geometry(width, budget)
+        cols = self._columns(width, geometry)
+        return geometry, cols, self._capacity(len(self.cells), cols * (budget // geometry[1]))
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        budget = max(0, (container.height - 20) // 2)      # big tiles only when there is room to spare
-        rows = self._rows(width, self._geometry(width, budget))
-        max_rows = max(1, int(container.height * MAX_SHARE) - 2)
-        if rows > max_rows:                                 # aggregated: only the rows the tiles need
-            cols = self._columns(width, SMALL)
-            rows = -(-self._capacity(len(self.cells), cols * max_rows) // cols)
-        return max(1, rows)
+        geometry, cols, capacity = self._layout(width)
+        return max(1, -(-min(capacity, len(self.cells)) // cols) * geometry[1])
 
     def _build(self) -> None:
         width, height = self.content_size
@@ -123,22 +162,17 @@ class RegionMap(Widget, can_focus=True):
             self._strips = []
             self.refresh()
             return
-        self.geometry = self._geometry(width, height)
+        self.geometry, self.cols, capacity = self._layout(width)
         cell_w, tile_h = self.geometry
-        self.cols = self._columns(width, self.geometry)
-        capacity = self._capacity(len(self.cells), self.cols * (height // tile_h))
         groups, self.per = aggregate(self.cells, capacity)
-        if self.per > 1:
-            marks, _ = aggregate(self.marks, capacity)
-            marks = marks[:len(groups)]
-        else:
-            marks = self.marks
-        shown = np.where(marks == 2, REMOVED, np.where(marks == 1, OFFLINING, groups))
+        marks = aggregate_marks(self.cells, self.marks, self.per)
+        shown = map_codes(groups, marks)
+        self.codes_shown = set(np.unique(shown).tolist())
         label_w = self._label_width()
         cursor = self.selected // self.per
         base = self.rich_style
-        old = self._row_cache if self._row_cache.get("layout") == (self.geometry, self.cols, self.per, width, base) \
-            else {"layout": (self.geometry, self.cols, self.per, width, base)}
+        layout = (self.geometry, self.cols, self.per, width, base, self.first_sysfs)   # labels too
+        old = self._row_cache if self._row_cache.get("layout") == layout else {"layout": layout}
         cache = {"layout": old["layout"]}
         strips, changed = [], []
         for start in range(0, len(shown), self.cols):
@@ -154,8 +188,8 @@ class RegionMap(Widget, can_focus=True):
         self._row_cache = cache
         self._strips = strips
         per_text = "1 tile = 1 memory block" if self.per == 1 else \
-            f"1 tile = {self.per} memory blocks ({human(self.per * self.block_size)}), showing the most advanced state"
-        self.border_subtitle = per_text
+            f"1 tile = {self.per} memory blocks ({human(self.per * self.block_size)}), the most advanced state"
+        self.border_subtitle = ("following the active block · " if self.follow else "") + per_text
         if full:
             self.refresh()
         elif changed:
@@ -225,8 +259,26 @@ class RegionMap(Widget, can_focus=True):
 
 
 class MapLegend(Static):
-    """What each region-map glyph means, flowed to the width it gets."""
+    """What the region map's glyphs mean, flowed to the width it gets: every glyph on a wide
+    terminal, the glyphs on screen (F1 lists all) on a narrow one."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._codes: set[int] | None = None
+        self._key: tuple | None = None
+
+    def show(self, codes: set[int] | None) -> None:
+        """``codes``: only these display codes (None: all of them)."""
+        self._codes = codes
+        width = self.content_size.width or 80
+        key = (None if codes is None else frozenset(codes), width)
+        if key == self._key:
+            return
+        self._key = key
+        text = legend(map_legend_entries(codes), width)
+        if codes is not None and len(text.plain.rsplit("\n", 1)[-1]) + 18 <= width:
+            text.append("   F1: every glyph", "#8a8a8a")        # only where it takes no extra line
+        self.update(text)
 
     def on_resize(self) -> None:
-        entries = [(style.glyph, MAP_TILES[code], style.label) for code, style in enumerate(MAP_STYLES)]
-        self.call_after_refresh(self.update, legend(entries, self.content_size.width))   # not inside layout
+        self.call_after_refresh(lambda: self.show(self._codes))        # the codes current by then

@@ -1,6 +1,6 @@
 """Rich styles for the state codes of ``core.view``: one tile style per code, built once.
 
-The colours and glyphs come from ``core.view`` (CELL_STYLE, CHUNK_STYLE, HIGHLIGHT_STYLE); this
+The colours and glyphs come from ``core.view`` (CELL_STYLE, CHUNK_STYLE, MARK_STYLE); this
 module only decides how a terminal draws them: a coloured tile with a contrasting glyph, or, for
 "nothing here" states, a dim glyph without a tile so that empty space looks empty.
 """
@@ -11,14 +11,21 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from vmemlab.core.view import CELL_STYLE, CHUNK_STYLE, HIGHLIGHT_STYLE, Cell, Chunk, Style
+import numpy as np
 
-# Display codes for the region map: the Cell codes, then the two highlights.
-OFFLINING = len(Cell)
-REMOVED = len(Cell) + 1
-MAP_STYLES: list[Style] = [CELL_STYLE[c] for c in Cell] + [HIGHLIGHT_STYLE["offlining"], HIGHLIGHT_STYLE["removed"]]
+from vmemlab.core.view import CELL_STYLE, CHUNK_STYLE, MARK_STYLE, Cell, Chunk, Mark, Style
+
+# Display codes for the region map: the Cell codes, then one per Mark (what the last change did
+# to the block, shown instead of its state until the next change).
+MARK_BASE = len(Cell) - 1
+MAP_STYLES: list[Style] = [CELL_STYLE[c] for c in Cell] + [MARK_STYLE[m] for m in Mark if m]
 UNTILED_CELLS = {int(Cell.UNUSED)}
 UNTILED_CHUNKS = {int(Chunk.ABSENT)}
+
+
+def map_codes(cells: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """Display codes: the mark where the last change did something, else the state."""
+    return np.where(marks > 0, marks.astype(np.int16) + MARK_BASE, cells).astype(np.uint8)
 
 
 def ink_for(background: str) -> str:
@@ -36,6 +43,17 @@ def tile(style: Style, untiled: bool = False) -> RichStyle:
 MAP_TILES: list[RichStyle] = [tile(s, i in UNTILED_CELLS) for i, s in enumerate(MAP_STYLES)]
 CHUNK_TILES: list[RichStyle] = [tile(CHUNK_STYLE[c], int(c) in UNTILED_CHUNKS) for c in Chunk]
 CHUNK_GLYPHS: list[str] = [CHUNK_STYLE[c].glyph if c != Chunk.ABSENT else "╌" for c in Chunk]
+
+
+def map_legend_entries(codes: set[int] | None = None) -> list[tuple[str, RichStyle, str]]:
+    """(glyph, tile style, label) of the region map's display codes (all, or those in ``codes``)."""
+    return [(style.glyph, MAP_TILES[code], style.label) for code, style in enumerate(MAP_STYLES)
+            if codes is None or code in codes]
+
+
+def chunk_legend_entries() -> list[tuple[str, RichStyle, str]]:
+    """(glyph, style, label) of the subblock bitmap, as the block panel draws them."""
+    return [(CHUNK_GLYPHS[c], CHUNK_TILES[c], CHUNK_STYLE[c].label) for c in Chunk]
 
 
 LEGEND_LABEL = RichStyle(color="#8a8a8a")
@@ -65,15 +83,17 @@ class QuietStatic(Static):
     _last: object = None
     _lines: int = -1
 
-    def show_text(self, content: Text | Table, key: object = None) -> None:
+    def show_text(self, content: Text | Table, key: object = None) -> bool:
         """Update with ``content``; ``key`` (or the Text itself) decides whether it changed.
+        Returns whether it did.
 
         A Text that wraps to as many lines as before is repainted without a new layout."""
         key = content if key is None else key
         if key == self._last:
-            return
+            return False
         self._last = key
         width = self.content_size.width
         lines = len(content.wrap(self.app.console, width)) if isinstance(content, Text) and width > 0 else -1
         self.update(content, layout=lines < 0 or lines != self._lines)
         self._lines = lines
+        return True

@@ -33,7 +33,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"vmemlab tui: --export-dir: {printable(repr(args.export_dir))} is not a folder", file=sys.stderr)
         return 2
     from vmemlab.core.session import Session
-    from vmemlab.tui.app import VmemLabApp
+    from vmemlab.tui.app import run
 
-    VmemLabApp(Session(scenario), export_dir=export_dir).run()
-    return 0
+    return run(Session(scenario), export_dir)
