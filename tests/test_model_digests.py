@@ -1,7 +1,7 @@
 """Speed-ups change no result: every lesson, every recorded trace's replay and the benchmark
 scenarios up to 64 GiB give exactly the events and states recorded before the speed-up
 (tests/fixtures/model_digests.json, written by ``python -m vmemlab.bench.digests --write`` on
-main at dce2d1b, before it). ``python -m vmemlab.bench.digests --check FILE --big`` adds the
+main at 5bd5fd8, before it). ``python -m vmemlab.bench.digests --check FILE --big`` adds the
 4 TiB benchmark scenarios (too slow for the test suite)."""
 import json
 from pathlib import Path
