@@ -62,6 +62,7 @@ class Driver:
         self.seg = seg
         self.mb_off = seg.mb_off
         self.n_mb = seg.size // self.mem.mb_size
+        self.sid0 = int(self.mem.mb_phys[self.mb_off])   # a segment's sysfs block numbers are consecutive
         self.chunks_per_unit = unit_size // (2 << 20)
         # The first usable unit starts at the region start rounded up to a unit; units must lie
         # completely inside the region (misaligned edges are wasted, as in the real driver).
@@ -110,7 +111,7 @@ class Driver:
         self.guest.emit(kind, text, device=self.device.id, **kw)
 
     def sid(self, local_mb: int) -> int:
-        return self.guest.sysfs_id(self.mb_off + local_mb)
+        return self.sid0 + local_mb
 
     def unit_chunks(self, unit: int, count: int = 1) -> slice:
         start = self.unit_chunk0 + unit * self.chunks_per_unit
@@ -144,7 +145,8 @@ class Driver:
             span = "the whole region"
         else:
             span = f"device blocks {first}-{first + nb_blocks - 1}" if nb_blocks > 1 else f"device block {first}"
-        text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {ans.resp.name}"
+        resp = _RESP_NAMES[ans.resp]
+        text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {resp}"
         if ans.reason:
             text += f": {ans.reason}"
         elif ans.resp == Resp.ACK and req != Req.STATE:
@@ -152,7 +154,7 @@ class Driver:
         if ans.note:
             text += f" ({ans.note})"
         self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
-                  size=nb_blocks * d.block_size, request=name, response=ans.resp.name,
+                  size=nb_blocks * d.block_size, request=name, response=resp,
                   memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)
         if self.race_pending:
             self.race_pending = False
@@ -367,4 +369,5 @@ class Driver:
 
 
 _REQ_NAMES = {r: r.name for r in Req}
+_RESP_NAMES = {r: r.name for r in Resp}
 _NEXT_PHASE = {"unplug_all": "config", "config": "cleanup", "cleanup": "resize", "resize": "done"}

@@ -13,7 +13,7 @@ import numpy as np
 from .device import Req
 from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run
 from .events import Kind
-from .memory import Zone
+from .memory import WINDOW, Page, Zone
 from .units import format_size
 
 
@@ -79,17 +79,18 @@ class SbmDriver(Driver):
 
     # ----- memory notifier --------------------------------------------------------------
     def may_online(self, mb: int) -> str:
-        st = MbState(self.mb_state[mb - self.mb_off])
+        st = int(self.mb_state[mb - self.mb_off])
         if st not in _ONLINE_STATE:
-            return f"virtio_mem refuses to online memory{self.guest.sysfs_id(mb)}: driver state is {st.name}"
+            return (f"virtio_mem refuses to online memory{self.guest.sysfs_id(mb)}: driver state is "
+                    f"{MbState(st).name}")
         return ""
 
     def on_online(self, mb: int, zone: Zone) -> None:
-        st = MbState(self.mb_state[mb])
+        st = int(self.mb_state[mb])
         self.set_state(mb, _ONLINE_STATE[st][zone == Zone.MOVABLE])
 
     def on_offline(self, mb: int) -> None:
-        self.set_state(mb, _OFFLINE_STATE[MbState(self.mb_state[mb])])
+        self.set_state(mb, _OFFLINE_STATE[int(self.mb_state[mb])])
 
     def reset_state(self) -> None:
         self.mb_state[:] = MbState.UNUSED
@@ -143,7 +144,7 @@ class SbmDriver(Driver):
         self.set_plugged(mb, sb, count, True)
         self.mem.fake_online(self.unit_chunks(mb * self.sbs_per_mb + sb, count))
         if row.all():
-            self.set_state(mb, _FULL[MbState(self.mb_state[mb])])
+            self.set_state(mb, _FULL[int(self.mb_state[mb])])
         run.nb -= count
         return CONTINUE
 
@@ -172,7 +173,7 @@ class SbmDriver(Driver):
                 if run.li >= len(UNPLUG_LISTS):
                     return -EBUSY if run.nb else 0
                 return 0
-            st = MbState(self.mb_state[run.cur])
+            st = int(self.mb_state[run.cur])
             if st in (MbState.OFFLINE, MbState.OFFLINE_PARTIAL):
                 r = self._unplug_offline(run, run.cur)
             else:
@@ -207,11 +208,7 @@ class SbmDriver(Driver):
         """
         if st in (MbState.OFFLINE, MbState.OFFLINE_PARTIAL) or len(cands) < 2:
             return cands
-        sbs, cpu = self.sbs_per_mb, self.chunks_per_unit
-        rows = self.seg.chunk_off + (cands[:, None] * sbs * cpu + np.arange(sbs * cpu)[None, :])
-        plugged = self.mem.plugged[rows]
-        unmov = self.mem.pages[:4, rows].sum(axis=0) > 0
-        usable = (plugged & ~unmov).reshape(len(cands), sbs, cpu).all(axis=2).any(axis=1)
+        usable = self._usable_blocks(int(cands.min()), int(cands.max()) + 1)[cands - int(cands.min())]
         hopeless = cands[~usable]
         if len(hopeless):
             movable = st in (MbState.MOVABLE, MbState.MOVABLE_PARTIAL)
@@ -223,6 +220,21 @@ class SbmDriver(Driver):
                       f"{'ZONE_MOVABLE' if movable else 'ZONE_NORMAL'} everywhere in them; skipped without a request",
                       memory_block=ids[0], size=len(hopeless) * self.mem.mb_size)
         return cands[usable]
+
+    def _usable_blocks(self, lo: int, hi: int) -> np.ndarray:
+        """Per memory block lo..hi-1: has it a plugged subblock without unmovable pages? Read in
+        pieces of the chunk arrays (no index arrays over the region)."""
+        sbs, cpu = self.sbs_per_mb, self.chunks_per_unit
+        per = sbs * cpu
+        usable = np.empty(hi - lo, dtype=bool)
+        step = max(1, WINDOW // per)
+        for a in range(lo, hi, step):
+            b = min(hi, a + step)
+            sl = slice(self.seg.chunk_off + a * per, self.seg.chunk_off + b * per)
+            p = self.mem.pages[:, sl]
+            ok = self.mem.plugged[sl] & ((p[Page.RESERVED] | p[Page.MEMMAP] | p[Page.KERNEL] | p[Page.SLAB]) == 0)
+            usable[a - lo:b - lo] = ok.reshape(b - a, sbs, cpu).all(axis=2).any(axis=1)
+        return usable
 
     def _unplug_offline(self, run: Run, mb: int) -> str | int | None:
         """Offline blocks: no fake-offlining, merge adjacent plugged subblocks into one request."""
@@ -252,17 +264,18 @@ class SbmDriver(Driver):
         row = self.sb_row(mb)
         movable = int(self.mem.mb_zone[self.mb_off + mb]) == Zone.MOVABLE
         sl = self.unit_chunks(mb * self.sbs_per_mb, self.sbs_per_mb)
-        unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, self.chunks_per_unit).sum(axis=1)
         whole_failed = False
         if not run.whole_tried:
             run.whole_tried = True
             if run.nb >= self.sbs_per_mb and row.all():
-                if unmov.any():
+                kinds = self.mem.pages_per_kind(sl)
+                if sum(kinds[:Page.ANON]):
                     whole_failed = True
                 else:
-                    r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable)
+                    r = self._try_unplug_online(run, mb, 0, self.sbs_per_mb, movable, kinds)
                     if r != -EBUSY:
                         return r
+        unmov = self.mem.unmovable(sl).reshape(self.sbs_per_mb, self.chunks_per_unit).sum(axis=1)
         while run.sb_cur >= 0 and run.nb > 0:
             idx = np.flatnonzero(row[:run.sb_cur + 1])
             if not len(idx):
@@ -287,10 +300,12 @@ class SbmDriver(Driver):
             return CONTINUE
         return self._done_with_block(run, mb)
 
-    def _try_unplug_online(self, run: Run, mb: int, sb: int, count: int, movable: bool) -> str | int:
-        """virtio_mem_sbm_try_unplug_sb_online(): fake-offline, then UNPLUG; undo if refused."""
+    def _try_unplug_online(self, run: Run, mb: int, sb: int, count: int, movable: bool,
+                           kinds: list[int] | None = None) -> str | int:
+        """virtio_mem_sbm_try_unplug_sb_online(): fake-offline, then UNPLUG; undo if refused.
+        ``kinds``: pages per kind in the subblocks, if just counted."""
         sl = self.unit_chunks(mb * self.sbs_per_mb + sb, count)
-        res = self.mem.fake_offline(sl, movable)
+        res = self.mem.fake_offline(sl, movable, kinds)
         zone = "ZONE_MOVABLE" if movable else "ZONE_NORMAL"
         if not res.ok:
             if res.errno == "ENOMEM":
@@ -306,16 +321,17 @@ class SbmDriver(Driver):
         if res.tries > 1:
             moved += (f"; alloc_contig_range needed {res.tries} tries (transient references; ZONE_MOVABLE "
                       "allows 5)")
-        self.emit(Kind.FAKE_OFFLINE, f"{self.what(mb, sb, count)} fake-offlined: pages marked PageOffline, "
+        what = self.what(mb, sb, count)
+        self.emit(Kind.FAKE_OFFLINE, f"{what} fake-offlined: pages marked PageOffline, "
                   f"MemTotal drops by {format_size(count * self.unit_size)}{moved}",
                   memory_block=self.sid(mb), subblock=sb, size=count * self.unit_size)
-        rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, self.what(mb, sb, count))
+        rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, what)
         if rc:
             self.mem.fake_online(sl)
             return rc
         self.set_plugged(mb, sb, count, False)
         run.nb -= count
-        st = MbState(self.mb_state[mb])
+        st = int(self.mb_state[mb])
         if st in _PARTIAL:
             self.set_state(mb, _PARTIAL[st])
         if count == self.sbs_per_mb:

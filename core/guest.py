@@ -96,8 +96,7 @@ class Guest:
             if refusal:
                 return refusal
         zone, reason = self.zone_for(mb, online_type, drv)
-        mem.online_block(mb, zone)
-        plugged = int(np.count_nonzero(mem.plugged[mem.mb_chunks(mb)]))
+        plugged = mem.online_block(mb, zone)
         extra = "" if plugged == mem.chunks_per_mb else (
             f"; only its {plugged} plugged 2 MiB chunks go to the buddy, the rest stay PageOffline")
         by = f" by {why}" if why else ""

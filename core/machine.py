@@ -17,6 +17,7 @@ from .driver import REQUEST_SECONDS, Driver
 from .driver_bbm import BbmDriver
 from .driver_sbm import SbmDriver
 from .events import Kind
+from .frozen import FrozenMachine
 from .kdump import read_vmcore
 from .retries import IdenticalRetries
 from .units import GiB, align_up, format_size
@@ -337,15 +338,26 @@ class Machine(EventSource):
 
     def snapshot(self) -> "Machine":
         """An independent copy; the memmap placement arrays are immutable and shared."""
-        memo = {id(a): a for pair in self.mem.memmap_of.values() for a in pair}
         pending, self.pending = self.pending, []
         try:
-            return copy.deepcopy(self, memo)
+            return copy.deepcopy(self, self.snapshot_memo())
         finally:
             self.pending = pending
 
+    def freeze(self, previous: FrozenMachine | None = None) -> FrozenMachine:
+        """A compact snapshot for time travel, sharing unchanged pieces with ``previous``."""
+        return FrozenMachine(self, previous)
+
+    def snapshot_memo(self) -> dict[int, object]:
+        """deepcopy memo that shares what never changes in place (memmap placement arrays)."""
+        return {id(a): a for pair in self.mem.memmap_of.values() for a in pair}
+
+    def chunk_arrays(self) -> list[np.ndarray]:
+        """The arrays whose size grows with the region: per 2 MiB chunk and per device block."""
+        m = self.mem
+        return [m.pages, m.plugged, m.chunk_online, m.chunk_zone, m.chunk_node, m.pins] + [d.bitmap for d in self.devices]
+
     def nbytes(self) -> int:
         m = self.mem
-        arrays = [m.plugged, m.chunk_online, m.chunk_zone, m.chunk_node, m.pages, m.pins,
-                  m.mb_present, m.mb_online, m.mb_zone] + [d.bitmap for d in self.devices]
+        arrays = self.chunk_arrays() + [m.mb_present, m.mb_online, m.mb_zone]
         return sum(a.nbytes for a in arrays)

@@ -21,14 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from math import isqrt
+from typing import Iterator
 
 import numpy as np
 
+from .free_space import FreeSpace
 from .units import PAGE_SIZE, PAGEBLOCK_SIZE
 
 CHUNK_SIZE = PAGEBLOCK_SIZE
 PAGES_PER_CHUNK = CHUNK_SIZE // PAGE_SIZE
 MEMMAP_BYTES_PER_PAGE = 64
+WINDOW = 1 << 20          # chunks per piece of whole-region work (2 TiB of guest memory)
 
 
 class Zone(IntEnum):
@@ -117,6 +120,39 @@ class Watermarks:
         return {"min": self.min, "low": self.low, "high": self.high}[which]
 
 
+class BlockIndex:
+    """sysfs memory block number -> model index, a read-only mapping over the sorted ``mb_phys``
+    (a dict of every block would cost 60 MB at 64 TiB)."""
+
+    __slots__ = ("_phys",)
+
+    def __init__(self, mb_phys: np.ndarray):
+        self._phys = mb_phys
+
+    def get(self, sysfs_id: int, default: int | None = None) -> int | None:
+        if not len(self._phys) or not int(self._phys[0]) <= sysfs_id <= int(self._phys[-1]):
+            return default
+        i = int(np.searchsorted(self._phys, sysfs_id))
+        return i if int(self._phys[i]) == sysfs_id else default
+
+    def __getitem__(self, sysfs_id: int) -> int:
+        i = self.get(sysfs_id)
+        if i is None:
+            raise KeyError(sysfs_id)
+        return i
+
+    def __contains__(self, sysfs_id: object) -> bool:
+        return isinstance(sysfs_id, (int, np.integer)) and self.get(int(sysfs_id)) is not None
+
+    def __len__(self) -> int:
+        return len(self._phys)
+
+
+_NOTHING_MOVED = FakeOfflineResult(True)
+_ONE_CHUNK = np.full(1, PAGES_PER_CHUNK, dtype=np.int64)    # a memmap of one whole chunk (never written)
+_ONE_CHUNK.flags.writeable = False
+
+
 class GuestMemory:
     """All guest RAM of one VM: boot memory plus every virtio-mem region."""
 
@@ -145,6 +181,7 @@ class GuestMemory:
         self.n_chunks = chunk_off
         self.n_mb = mb_off
         self.n_nodes = max((s.node for s in segs), default=0) + 1
+        self._nodes = sorted({int(s.node) for s in segs})
         # per memory block
         self.mb_phys = np.zeros(self.n_mb, dtype=np.int64)
         self.mb_node = np.zeros(self.n_mb, dtype=np.int16)
@@ -161,11 +198,12 @@ class GuestMemory:
         self.plugged = np.zeros(self.n_chunks, dtype=bool)
         self.chunk_online = np.zeros(self.n_chunks, dtype=bool)
         self.chunk_zone = np.zeros(self.n_chunks, dtype=np.uint8)
-        self.chunk_node = np.repeat(self.mb_node, self.chunks_per_mb)
+        self.chunk_node = np.repeat(self.mb_node.astype(np.uint8), self.chunks_per_mb)   # at most 8 nodes
         self.pages = np.zeros((len(Page), self.n_chunks), dtype=np.uint16)
         self.pins = np.zeros(self.n_chunks, dtype=np.uint8)
         self.used_total = [0] * len(Page)
         self.managed_pages = 0
+        self.migrated_total = 0   # pages migrated so far (offlining and fake-offlining), for benchmarks
         # per (node, zone): buddy-managed pages and pages in use (everything but RESERVED)
         self.zone_managed = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
         self.zone_used = np.zeros((self.n_nodes, N_ZONES), dtype=np.int64)
@@ -175,8 +213,10 @@ class GuestMemory:
         self._zone_version = 0
         self._wm: tuple[int, Watermarks | None] = (-1, None)
         self.memmap_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._hint: dict[tuple[int, int], int] = {}
-        self.phys_to_mb = {int(p): i for i, p in enumerate(self.mb_phys)}
+        self.space = FreeSpace()
+        # per zone, the chunk range [lo, hi) its chunks ever lay in: whole-zone reads stay inside it
+        self.zone_extent: dict[int, tuple[int, int]] = {}
+        self.phys_to_mb = BlockIndex(self.mb_phys)
         self.span: dict[tuple[int, int], list[int]] = {}
         self.zone_present: dict[tuple[int, int], int] = {}
         self.dev_present: dict[tuple[int, bool], int] = {}
@@ -203,19 +243,27 @@ class GuestMemory:
         return self.mb_size // self.page_size * MEMMAP_BYTES_PER_PAGE
 
     # ----- derived numbers --------------------------------------------------------------
-    # A chunk holds at most 512 pages in all, so sums fit uint16 (summing in int64 is 3x slower).
+    # A chunk holds at most 512 pages in all, so per-chunk sums are int16: over a 64 TiB region
+    # (32M chunks) an int64 result would be a 256 MiB temporary, an int16 one is 64 MiB.
     def used(self, sl: slice | np.ndarray | int = slice(None)) -> np.ndarray:
-        return self.pages[:, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
+        """Pages in use per chunk (int16)."""
+        return self.pages[:, sl].sum(axis=0, dtype=np.int16)
 
     def free_pages(self, sl: slice = slice(None)) -> np.ndarray:
         """Free 4 KiB pages per chunk (0 where the chunk is not online)."""
         return np.where(self.chunk_online[sl], PAGES_PER_CHUNK - self.used(sl), 0)
 
+    def pages_per_kind(self, sl: slice) -> list[int]:
+        """How many pages of each kind (Page order) the chunks ``sl`` hold."""
+        return self.pages[:, sl].sum(axis=1).tolist()
+
     def unmovable(self, sl: slice | int) -> np.ndarray:
-        return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
+        """Unmovable pages per chunk (int16)."""
+        return self.pages[:Page.ANON, sl].sum(axis=0, dtype=np.int16)
 
     def movable(self, sl: slice | int) -> np.ndarray:
-        return self.pages[Page.ANON:, sl].sum(axis=0, dtype=np.uint16).astype(np.int64)
+        """Movable pages per chunk (int16)."""
+        return self.pages[Page.ANON:, sl].sum(axis=0, dtype=np.int16)
 
     @property
     def mem_total(self) -> int:
@@ -245,6 +293,11 @@ class GuestMemory:
 
     def freed_to_pcp(self, idx: np.ndarray, cnt: np.ndarray) -> None:
         """Freed order-0/THP pages land on the per-cpu lists of their zone first (free_unref_page)."""
+        if len(idx) == 1:
+            c = int(idx[0])
+            if self.chunk_online[c]:
+                self.pcp[int(self.chunk_node[c]), int(self.chunk_zone[c])] += int(cnt[0])
+            return
         on = self.chunk_online[idx]
         if on.any():
             self._zone_add(self.pcp, idx[on], np.asarray(cnt)[on])
@@ -344,6 +397,10 @@ class GuestMemory:
             table[int(self.chunk_node[idx]), int(self.chunk_zone[idx])] += int(cnt)
             return
         key = self.chunk_node[idx] * np.int16(N_ZONES) + self.chunk_zone[idx]
+        if len(key) and key.min() == key.max():         # one node and zone: no bincount over floats
+            k = int(key[0])
+            table[k // N_ZONES, k % N_ZONES] += int(np.sum(cnt, dtype=np.int64))
+            return
         sums = np.bincount(key, weights=cnt, minlength=table.size)
         table += np.rint(sums).astype(np.int64).reshape(table.shape)
 
@@ -356,6 +413,13 @@ class GuestMemory:
         node = int(self.chunk_node[sl.start])
         self.zone_managed[node, z] += sign * n * PAGES_PER_CHUNK
         self._zone_version += 1
+
+    def _covers(self, zone: int, sl: slice) -> None:
+        ext = self.zone_extent.get(zone)
+        if ext is None:
+            self.zone_extent[zone] = (sl.start, sl.stop)
+        elif ext[0] > sl.start or ext[1] < sl.stop:
+            self.zone_extent[zone] = (min(ext[0], sl.start), max(ext[1], sl.stop))
 
     def set_chunk_zone(self, sl: slice, zone: Zone) -> None:
         """Move online (boot) chunks to another zone, e.g. the first 16 MiB to ZONE_DMA."""
@@ -370,6 +434,8 @@ class GuestMemory:
                 self.zone_used[node, int(zone)] += used
             self.chunk_zone[c] = zone
         self._zone_version += 1
+        self._covers(int(zone), sl)
+        self.space.freed(self, sl)
 
     # ----- memory block life cycle ------------------------------------------------------
     def add_block(self, mb: int) -> bool:
@@ -382,8 +448,7 @@ class GuestMemory:
         where = self._whole_free_chunks(need, node, None) if self._surely_available(node, need) else None
         if where is None:
             limits = self.available(Zone.NORMAL, "min")
-            where = self._whole_free_chunks(need, node, limits) or \
-                self._find_packed(need, KERNEL_ZONES, node, limits, whole_chunks_first=True)
+            where = self._whole_free_chunks(need, node, limits) or self._whole_first(need, node, limits)
         if where is None:
             return False
         idx, cnt = where
@@ -395,18 +460,30 @@ class GuestMemory:
     def remove_block(self, mb: int) -> None:
         """remove_memory(): memoryN disappears and its memmap goes back to the buddy."""
         idx, cnt = self.memmap_of.pop(mb)
-        self.add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
-        self.freed_to_pcp(idx, cnt)
+        if len(idx) == 1 and self.chunk_online[idx[0]]:          # the usual memmap: one whole chunk
+            c, n = int(idx[0]), int(cnt[0])
+            self.version += 1
+            self.pages[Page.MEMMAP, c] -= n
+            self.used_total[Page.MEMMAP] -= n
+            node, zone = int(self.chunk_node[c]), int(self.chunk_zone[c])
+            self.zone_used[node, zone] -= n
+            self.pcp[node, zone] += n                            # freed pages park on the per-cpu lists
+            self.space._lower(node, zone, c)
+        else:
+            self.add_pages(Page.MEMMAP, idx, -cnt.astype(np.int64))
+            self.freed_to_pcp(idx, cnt)
         self.mb_present[mb] = False
         self.mb_zone[mb] = Zone.NONE
 
-    def online_block(self, mb: int, zone: Zone) -> None:
+    def online_block(self, mb: int, zone: Zone) -> int:
+        """online_pages(): the block's plugged chunks join the buddy in ``zone``; returns how many."""
         self.version += 1
         sl = self.mb_chunks(mb)
         self.mb_online[mb] = True
         self.mb_zone[mb] = zone
         self._account_present(mb, +1)
         self.chunk_zone[sl] = zone
+        self._covers(int(zone), sl)
         plugged = self.plugged[sl]
         self.chunk_online[sl] = plugged
         n = int(np.count_nonzero(plugged))
@@ -414,33 +491,36 @@ class GuestMemory:
         if n:
             self.zone_managed[int(self.chunk_node[sl.start]), int(zone)] += n * PAGES_PER_CHUNK
             self._zone_version += 1
-        self._touch(sl.start)
+        self.space._lower(int(self.mb_node[mb]), int(zone), sl.start)     # the whole block is in ``zone`` now
+        return n
 
     def offline_check(self, mb: int) -> FakeOfflineResult:
         """Can offline_pages() succeed? Unmovable pages fail at once (-EBUSY)."""
         sl = self.mb_chunks(mb)
-        unmov = self.unmovable(sl)
-        if unmov.any():
-            bad = np.flatnonzero(unmov)
-            return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages in "
-                                     f"{len(bad)} of its 2 MiB chunks (the first: chunk {int(bad[0])})")
+        if self.pages[:Page.ANON, sl].any():
+            return self._unmovable_in_block(sl)
         return FakeOfflineResult(True)
+
+    def _unmovable_in_block(self, sl: slice) -> FakeOfflineResult:
+        unmov = self.unmovable(sl)
+        bad = np.flatnonzero(unmov)
+        return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages in "
+                                 f"{len(bad)} of its 2 MiB chunks (the first: chunk {int(bad[0])})")
 
     def offline_block(self, mb: int) -> FakeOfflineResult:
         """offline_pages(): migrate movable pages away, then take the block out of the buddy."""
         self.version += 1
-        res = self.offline_check(mb)
-        if not res.ok:
-            return res
         sl = self.mb_chunks(mb)
+        kinds = self.pages_per_kind(sl)
+        if sum(kinds[:Page.ANON]):
+            return self._unmovable_in_block(sl)
         self.drain_pcp(int(self.mb_node[mb]), int(self.mb_zone[mb]))
-        mig = self.migrate_out(sl)
+        online = self.chunk_online[sl]
+        n_on = int(np.count_nonzero(online))
+        mig = self._migrate(sl, kinds, online, n_on) if kinds[Page.ANON] or kinds[Page.CACHE] else _NOTHING_MOVED
         if not mig.ok:
             return mig
-        online = self.chunk_online[sl].copy()
-        self.managed_pages -= int(online.sum()) * PAGES_PER_CHUNK
-        self._managed_change(sl, online, -1)
-        self.chunk_online[sl] = False
+        self._take_offline(sl, online, n_on)
         self._account_present(mb, -1)
         self.mb_online[mb] = False
         return FakeOfflineResult(True, migrated=mig.migrated)
@@ -459,14 +539,11 @@ class GuestMemory:
             self.span[key] = [min(span[0], mb), max(span[1], mb)] if span else [mb, mb]
             return
         self.mb_online[mb] = False
-
-        def in_zone(i: int) -> bool:
-            return bool(self.mb_online[i]) and int(self.mb_zone[i]) == zone and int(self.mb_node[i]) == node
-
+        online, zones, nodes = self.mb_online, self.mb_zone, self.mb_node
         lo, hi = span
-        while lo <= hi and not in_zone(lo):
+        while lo <= hi and not (online[lo] and zones[lo] == zone and nodes[lo] == node):
             lo += 1
-        while hi >= lo and not in_zone(hi):
+        while hi >= lo and not (online[hi] and zones[hi] == zone and nodes[hi] == node):
             hi -= 1
         if lo > hi:
             del self.span[key]
@@ -478,12 +555,15 @@ class GuestMemory:
         return bool(span) and span[0] <= mb <= span[1]
 
     # ----- fake offline / online (virtio-mem inside online blocks) ----------------------
-    def fake_offline(self, sl: slice, movable_zone: bool) -> FakeOfflineResult:
-        """alloc_contig_range() as virtio-mem calls it: 5 tries on ZONE_MOVABLE, 1 elsewhere."""
+    def fake_offline(self, sl: slice, movable_zone: bool, kinds: list[int] | None = None) -> FakeOfflineResult:
+        """alloc_contig_range() as virtio-mem calls it: 5 tries on ZONE_MOVABLE, 1 elsewhere.
+        ``kinds``: the pages per kind in ``sl`` if the caller has just counted them."""
         self.version += 1
         max_tries = 5 if movable_zone else 1
-        unmov = self.unmovable(sl)
-        if unmov.any():
+        if kinds is None:
+            kinds = self.pages_per_kind(sl)
+        if sum(kinds[:Page.ANON]):
+            unmov = self.unmovable(sl)
             first = int(np.flatnonzero(unmov)[0])
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages "
                                      f"(the first in 2 MiB chunk {first} of the range) cannot be migrated",
@@ -499,15 +579,28 @@ class GuestMemory:
             pins[:] = 0
             tries = worst + 1
         self.drain_pcp(int(self.chunk_node[sl.start]), int(self.chunk_zone[sl.start]))
-        mig = self.migrate_out(sl)
-        if not mig.ok:
-            mig.tries = tries
-            return mig
-        online = self.chunk_online[sl].copy()
-        self.chunk_online[sl] = False
-        self.managed_pages -= int(online.sum()) * PAGES_PER_CHUNK
-        self._managed_change(sl, online, -1)
-        return FakeOfflineResult(True, migrated=mig.migrated, tries=tries)
+        online = self.chunk_online[sl]
+        n_on = int(np.count_nonzero(online))
+        if kinds[Page.ANON] or kinds[Page.CACHE]:
+            mig = self._migrate(sl, kinds, online, n_on)
+            if not mig.ok:
+                mig.tries = tries
+                return mig
+            migrated = mig.migrated
+        else:
+            self.version += 1
+            migrated = 0
+        self._take_offline(sl, online, n_on)
+        return FakeOfflineResult(True, migrated=migrated, tries=tries)
+
+    def _take_offline(self, sl: slice, online: np.ndarray, n: int) -> None:
+        """The chunks of ``sl`` (``online``: the view of their online bits, ``n`` of them set)
+        leave the buddy allocator: MemTotal and the zone shrink."""
+        if n:
+            online[:] = False
+            self.managed_pages -= n * PAGES_PER_CHUNK
+            self.zone_managed[int(self.chunk_node[sl.start]), int(self.chunk_zone[sl.start])] -= n * PAGES_PER_CHUNK
+            self._zone_version += 1
 
     def fake_online(self, sl: slice) -> None:
         """Give plugged chunks of an online block to the buddy (after plug, or undoing a failed unplug)."""
@@ -518,9 +611,10 @@ class GuestMemory:
         newly = self.plugged[sl] & ~self.chunk_online[sl]
         self.chunk_online[sl] |= self.plugged[sl]
         self.chunk_zone[sl] = self.mb_zone[mb]
+        self._covers(int(self.mb_zone[mb]), sl)
         self.managed_pages += int(newly.sum()) * PAGES_PER_CHUNK
         self._managed_change(sl, newly, +1)
-        self._touch(sl.start)
+        self.space._lower(int(self.mb_node[mb]), int(self.mb_zone[mb]), sl.start)
 
     # ----- migration --------------------------------------------------------------------
     def migrate_out(self, sl: slice) -> FakeOfflineResult:
@@ -529,45 +623,107 @@ class GuestMemory:
         Targets come from the zones the source page's zone allows (a ZONE_MOVABLE page may go
         anywhere, a kernel-zone page never into ZONE_MOVABLE) and only down to each zone's
         min watermark; the pages of the isolated range itself do not count as free. Pages
-        migrated before the targets ran out stay where they went (as in the kernel).
+        migrated before the targets ran out stay where they went (as in the kernel). Anonymous
+        pages move first, each kind from the lowest source address into the targets in order.
         """
         self.version += 1
-        mov = self.pages[Page.ANON:, sl]
-        total = int(mov.sum(dtype=np.int64))
-        if total == 0:
+        kinds = self.pages_per_kind(sl)
+        if not (kinds[Page.ANON] or kinds[Page.CACHE]):
             return FakeOfflineResult(True)
+        online = self.chunk_online[sl]
+        return self._migrate(sl, kinds, online, int(np.count_nonzero(online)))
+
+    def _migrate(self, sl: slice, kinds: list[int], online: np.ndarray, n_on: int) -> FakeOfflineResult:
+        """migrate_out() with what the caller already read: pages per kind in ``sl``, its online
+        bits and how many are set."""
+        self.version += 1
+        held = kinds[Page.ANON:]
+        total = sum(held)
         node = int(self.chunk_node[sl.start])
         src_zone = int(self.chunk_zone[sl.start])
         cls = Zone.MOVABLE if src_zone == Zone.MOVABLE else Zone.NORMAL
-        limits = self.available(cls, "min")
-        iso_free = int(self.free_pages(sl).sum())
-        limits[node, src_zone] = max(0, int(limits[node, src_zone]) - iso_free)
-        exclude = self.chunk_online[sl].copy()
-        self.chunk_online[sl] = False  # isolate the range so nothing lands back in it
-        try:
-            where = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, partial=True)
-        finally:
-            self.chunk_online[sl] = exclude
-        idx, cnt = where if where is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        all_on = n_on == len(online)
+        used = sum(kinds) if all_on else int(self.pages[:, sl][:, online].sum())
+        iso_free = n_on * PAGES_PER_CHUNK - used
+        limits = self._migration_limits(cls, node, src_zone, iso_free, total)
+        parts = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, exclude=sl)
+        if not parts:
+            return self._migrated(total, 0)
+        if len(parts) == 1:
+            idx, cnt = parts[0][2], parts[0][3]
+        else:
+            idx = np.concatenate([p[2] for p in parts])
+            cnt = np.concatenate([p[3] for p in parts])
+        room = int(cnt.sum())
+        # one key for the whole source range: a device block's chunks share node and zone
+        one_key = int(self.mb_device[sl.start // self.chunks_per_mb]) >= 0
         moved_total = 0
-        for kind in MOVABLE:
-            src = self.pages[kind, sl].astype(np.int64)
-            n = min(int(src.sum()), int(cnt.sum()))
+        for kind, have in zip(MOVABLE, held):
+            n = min(have, room)
             if n <= 0:
                 continue
-            take = np.clip(n - np.concatenate(([0], np.cumsum(src)[:-1])), 0, src)   # lowest addresses first
-            nz = np.flatnonzero(take)
-            self.add_pages(kind, nz + sl.start, -take[nz])
-            put = np.clip(n - np.concatenate(([0], np.cumsum(cnt)[:-1])), 0, cnt)
-            nzt = np.flatnonzero(put)
-            self.add_pages(kind, idx[nzt], put[nzt])
+            put = cnt if n == room else np.clip(n - (np.cumsum(cnt) - cnt), 0, cnt)
+            if not one_key:
+                src = self.pages[kind, sl].astype(np.int64)
+                take = src if n == have else np.clip(n - (np.cumsum(src) - src), 0, src)   # lowest first
+                nz = np.flatnonzero(take)
+                self.add_pages(kind, nz + sl.start, -take[nz])
+                nzt = np.flatnonzero(put)
+                self.add_pages(kind, idx[nzt], put[nzt])
+            else:
+                src = self.pages[kind, sl]
+                if n == have:
+                    gone = n if all_on else int(src[online].sum())
+                    src[:] = 0
+                else:                                                   # lowest source addresses first
+                    s64 = src.astype(np.int64)
+                    take = np.clip(n - (np.cumsum(s64) - s64), 0, s64)
+                    gone = n if all_on else int(take[online].sum())
+                    src[:] = s64 - take
+                self.zone_used[node, src_zone] -= gone
+                self.space._lower(node, src_zone, sl.start)
+                self._put(kind, parts, idx, put)
             cnt = cnt - put
+            room -= n
             moved_total += n
-        if moved_total < total:
+        self.migrated_total += moved_total
+        return self._migrated(total, moved_total)
+
+    def _put(self, kind: Page, parts: list, idx: np.ndarray, put: np.ndarray) -> None:
+        """Migrated pages arrive at ``idx`` (the targets ``parts`` found, all online)."""
+        if len(idx) == 1:
+            c = int(idx[0])
+            self.pages[kind, c] += int(put[0])
+        else:
+            self.pages[kind, idx] = self.pages[kind, idx] + put
+        if len(parts) == 1:
+            self.zone_used[parts[0][0], parts[0][1]] += int(put.sum())
+            return
+        starts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
+        for (nd, zone, _, _), got in zip(parts, np.add.reduceat(put, starts).tolist()):
+            self.zone_used[nd, zone] += got
+
+    @staticmethod
+    def _migrated(total: int, moved: int) -> FakeOfflineResult:
+        if moved < total:
             return FakeOfflineResult(False, "ENOMEM", f"{total} movable pages need a new home but only "
-                                     f"{moved_total} fit above the zones' min watermarks (the rest of guest "
-                                     "memory is too full)", migrated=moved_total)
+                                     f"{moved} fit above the zones' min watermarks (the rest of guest "
+                                     "memory is too full)", migrated=moved)
         return FakeOfflineResult(True, migrated=total)
+
+    def _migration_limits(self, cls: Zone, node: int, src_zone: int, iso_free: int, need: int) -> np.ndarray | None:
+        """Pages each (node, zone) may give to a migration (above min, minus the isolated range's
+        own free pages). When the first zone the migration tries is so far above any possible
+        min watermark that ``need`` surely fits, the other zones are never asked and the
+        watermarks need not be computed (a busy drain asks this once per subblock): None."""
+        first = int(CLASS_ZONELIST[cls][0])
+        lower = (int(self.zone_managed[node, first]) - int(self.zone_used[node, first]) - int(self.pcp[node, first])
+                 - MAX_MIN_PAGES - (iso_free if first == src_zone else 0))
+        if lower >= need:
+            return None
+        limits = self.available(cls, "min")
+        limits[node, src_zone] = max(0, int(limits[node, src_zone]) - iso_free)
+        return limits
 
     # ----- allocation -------------------------------------------------------------------
     def add_pages(self, kind: Page, idx: np.ndarray, cnt: np.ndarray) -> None:
@@ -575,41 +731,34 @@ class GuestMemory:
         self.version += 1
         table = self.zone_managed if kind == Page.RESERVED else self.zone_used
         sign = -1 if kind == Page.RESERVED else 1
+        if kind == Page.RESERVED:
+            self._zone_version += 1
         if len(idx) == 1:
             c, n = int(idx[0]), int(cnt[0])
             self.pages[kind, c] = int(self.pages[kind, c]) + n
             self.used_total[kind] += n
             if self.chunk_online[c]:
                 table[int(self.chunk_node[c]), int(self.chunk_zone[c])] += sign * n
-            if kind == Page.RESERVED:
-                self._zone_version += 1
             if n < 0:
-                self._touch(c)
+                self.space.freed(self, c)
             return
-        self.pages[kind, idx] = (self.pages[kind, idx].astype(np.int64) + cnt).astype(np.uint16)
-        self.used_total[kind] += int(np.sum(cnt))
+        cnt = np.asarray(cnt)
+        self.pages[kind, idx] = self.pages[kind, idx] + cnt
+        self.used_total[kind] += int(cnt.sum())
         on = self.chunk_online[idx]
         if on.all():
-            self._zone_add(table, idx, cnt if sign > 0 else -np.asarray(cnt))
+            self._zone_add(table, idx, cnt if sign > 0 else -cnt)
         elif on.any():
-            self._zone_add(table, idx[on], sign * np.asarray(cnt)[on])
-        if kind == Page.RESERVED:
-            self._zone_version += 1
-        if len(idx):
-            self._touch(int(idx.min()))
-
-    def _touch(self, chunk: int) -> None:
-        """Free space appeared at ``chunk``: packed searches must look from there again."""
-        for key, hint in self._hint.items():
-            if chunk < hint:
-                self._hint[key] = chunk
+            self._zone_add(table, idx[on], sign * cnt[on])
+        if len(idx) and cnt.min() < 0:
+            self.space.freed(self, idx[cnt < 0])
 
     def _whole_free_chunks(self, need: int, node: int,
                            limits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """Fast path for the memmap: whole free 2 MiB chunks (the vmemmap is mapped with PMDs,
         so the kernel asks for order-9 pages first), lowest address first, Normal before DMA32,
-        within the zone's watermark. Only the zone's span is searched, in windows, from a hint
-        that frees move back."""
+        within the zone's watermark. Only the zone's span is searched, from its first-fit
+        pointer (``FreeSpace.whole``)."""
         if need % PAGES_PER_CHUNK:
             return None
         want = need // PAGES_PER_CHUNK
@@ -617,88 +766,57 @@ class GuestMemory:
             span = self.span.get((node, zone))
             if not span or (limits is not None and limits[node, zone] < need):
                 continue
-            key = (node, -zone)
-            start = max(self._hint.get(key, 0), span[0] * self.chunks_per_mb)
-            end = (span[1] + 1) * self.chunks_per_mb
-            if want == 1 and start < end and self.chunk_online[start] and int(self.chunk_zone[start]) == zone \
-                    and int(self.chunk_node[start]) == node and not self.pages[:, start].any():
-                self._hint[key] = start + 1
-                return np.array([start]), np.array([PAGES_PER_CHUNK])
-            found: list[np.ndarray] = []
-            have = 0
-            while start < end and have < want:
-                sl = slice(start, min(end, start + 256))
-                ok = (self.chunk_online[sl] & (self.chunk_zone[sl] == zone) & (self.chunk_node[sl] == node)
-                      & ~self.pages[:, sl].any(axis=0))
-                idx = np.flatnonzero(ok)
-                if not found and not len(idx):
-                    self._hint[key] = sl.stop
-                if len(idx):
-                    found.append(idx[:want - have] + start)
-                    have += len(found[-1])
-                start = sl.stop
-            if have == want:
-                idx = np.concatenate(found)
-                self._hint[key] = int(idx[-1]) + 1   # everything scanned before it is taken or not whole-free
-                return idx, np.full(want, PAGES_PER_CHUNK, dtype=np.int64)
+            idx = self.space.whole_chunks(self, node, zone, span, want)
+            if len(idx):
+                return idx, (_ONE_CHUNK if want == 1 else np.full(want, PAGES_PER_CHUNK, dtype=np.int64))
         return None
 
-    def _eligible(self, zones: tuple[Zone, ...]) -> np.ndarray:
-        return self.chunk_online & np.isin(self.chunk_zone, [int(z) for z in zones])
-
-    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None = None,
-                     whole_chunks_first: bool = False, partial: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    def _find_packed(self, need: int, zones: tuple[Zone, ...], node: int, limits: np.ndarray | None,
+                     exclude: slice | None = None) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
         """Lowest-addressed free pages, zone by zone in fallback order, own node first, at most
-        ``limits[node, zone]`` pages per zone. None if ``need`` cannot be met (unless ``partial``)."""
-        if need <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        nodes = [node] + sorted({int(s.node) for s in self.segments} - {node})
-        idx_parts, cnt_parts, left = [], [], need
-        hints: dict[tuple[int, int], int] = {}
-        for nd in nodes:
+        ``limits[node, zone]`` pages per zone, never in ``exclude``; fewer if that is all there is.
+        ``limits=None``: the first zone of ``node`` surely has room for all of ``need``.
+        Returns (node, zone, chunk indices, page counts) per zone that gave pages, in order."""
+        parts: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        if limits is None:
+            idxs, cnts, got = self.space.take_lowest(self, node, int(zones[0]), need, exclude)
+            return [(node, int(zones[0]), np.concatenate(idxs) if len(idxs) > 1 else idxs[0],
+                     np.concatenate(cnts) if len(cnts) > 1 else cnts[0])]
+        left = need
+        for nd in self._node_order(node):
             for zone in map(int, zones):
-                key = (nd, zone)
-                zleft = left if limits is None else min(left, int(limits[nd, zone]))
-                start = self._hint.get(key, 0)
-                window = 4096
-                got_here = 0
-                while zleft > 0 and start < self.n_chunks:
-                    sl = slice(start, min(self.n_chunks, start + window))
-                    ok = (self.chunk_online[sl] & (self.chunk_zone[sl] == zone)
-                          & (self.chunk_node[sl] == nd))
-                    free = np.where(ok, PAGES_PER_CHUNK - self.used(sl), 0)
-                    cand = np.flatnonzero(free)
-                    if whole_chunks_first and zleft >= PAGES_PER_CHUNK:
-                        full = cand[free[cand] == PAGES_PER_CHUNK]
-                        if len(full):
-                            cand = np.concatenate((full, cand[free[cand] < PAGES_PER_CHUNK]))
-                    if len(cand):
-                        f = free[cand]
-                        cum = np.cumsum(f)
-                        k = int(np.searchsorted(cum, zleft)) + 1
-                        take = f[:k].copy()
-                        if cum[min(k, len(cum)) - 1] > zleft:
-                            take[-1] -= cum[k - 1] - zleft
-                        idx_parts.append(cand[:k] + start)
-                        cnt_parts.append(take)
-                        n = int(take.sum())
-                        zleft -= n
-                        got_here += n
-                        if not whole_chunks_first:
-                            hints[key] = start + int(cand[0])
-                    if zleft > 0:
-                        start = sl.stop
-                left -= got_here
+                zleft = min(left, int(limits[nd, zone]))
+                if zleft <= 0:
+                    continue
+                idxs, cnts, got = self.space.take_lowest(self, nd, zone, zleft, exclude)
+                if got:
+                    parts.append((nd, zone, np.concatenate(idxs) if len(idxs) > 1 else idxs[0],
+                                  np.concatenate(cnts) if len(cnts) > 1 else cnts[0]))
+                left -= got
                 if left <= 0:
-                    break
-            if left <= 0:
-                break
-        if left > 0 and not partial:
-            return None
-        self._hint.update(hints)
-        if not idx_parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(idx_parts), np.concatenate(cnt_parts).astype(np.int64)
+                    return parts
+        return parts
+
+    def _whole_first(self, need: int, node: int, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The memmap when too few whole free chunks are left: per kernel zone in fallback order,
+        own node first, whole free chunks first, then partly free ones; None if ``need`` does not fit."""
+        idx_parts, cnt_parts, left = [], [], need
+        for nd in self._node_order(node):
+            for zone in map(int, KERNEL_ZONES):
+                zleft = min(left, int(limits[nd, zone]))
+                if zleft <= 0:
+                    continue
+                idx, cnt = self.space.whole_first(self, nd, zone, zleft)
+                idx_parts.append(idx)
+                cnt_parts.append(cnt)
+                left -= int(cnt.sum())
+                if left <= 0:
+                    return np.concatenate(idx_parts), np.concatenate(cnt_parts)
+        return None
+
+    def _node_order(self, node: int) -> list[int]:
+        """Own node first, then the others by number (the zonelist's node fallback)."""
+        return [node] + [n for n in self._nodes if n != node]
 
     def alloc(self, pages: int, kind: Page, rng: np.random.Generator, node: int | None = None,
               placement: str = "random", at: slice | None = None, mark: str | None = None,
@@ -715,14 +833,6 @@ class GuestMemory:
         """
         cls = alloc_class(kind)
         zones = CLASS_ZONELIST[cls]
-        mask = self._eligible(zones)
-        if node is not None:
-            mask &= self.chunk_node == node
-        if at is not None:
-            keep = np.zeros(self.n_chunks, dtype=bool)
-            keep[at] = True
-            mask &= keep
-        free = np.where(mask, PAGES_PER_CHUNK - self.used(), 0)
         limits = self.available(cls, mark)
         got = 0
         for zone in map(int, zones):  # zonelist fallback order
@@ -731,35 +841,56 @@ class GuestMemory:
                 break
             nodes = range(self.n_nodes) if node is None else [node]
             left = min(left, int(sum(int(limits[n, zone]) for n in nodes)))
-            zfree = np.where(self.chunk_zone == zone, free, 0)
-            cand = np.flatnonzero(zfree)
-            if not len(cand) or left <= 0:
+            if left <= 0:
+                continue
+            cand, f = self._free_in_zone(zone, node, at)
+            if not len(cand):
                 continue
             if kind in MOVABLE:
-                f = zfree[cand].astype(np.int64)
                 take = self.spread(min(left, int(f.sum())), f, rng, placement)
             else:
-                cand = self._grouped_order(cand, zfree, rng, claim or ("lowest" if placement == "packed" else "random"))
-                f = zfree[cand].astype(np.int64)
+                cand, f = self._grouped_order(cand, f, rng, claim or ("lowest" if placement == "packed" else "random"))
                 take = self.spread(min(left, int(f.sum())), f, rng, "packed")
             nz = take > 0
             self.add_pages(kind, cand[nz], take[nz])
-            free[cand] -= take
             got += int(take.sum())
         return got
 
-    def _grouped_order(self, cand: np.ndarray, zfree: np.ndarray, rng: np.random.Generator,
-                       claim: str) -> np.ndarray:
-        """Mobility grouping: unmovable pageblocks with room, then whole free pageblocks, then the rest."""
+    def _free_in_zone(self, zone: int, node: int | None, at: slice | None) -> tuple[np.ndarray, np.ndarray]:
+        """Online chunks of ``zone`` (on ``node``, inside ``at``) with free pages, lowest first, and
+        their free pages (int64). Read in windows, within the chunks the zone ever covered."""
+        lo, hi = self.zone_extent.get(zone, (0, 0))
+        if at is not None:
+            lo, hi = max(lo, at.start or 0), min(hi, self.n_chunks if at.stop is None else at.stop)
+        idx_parts, free_parts = [], []
+        for sl in self.windows(lo, max(lo, hi)):
+            ok = self.chunk_online[sl] & (self.chunk_zone[sl] == zone)
+            if node is not None:
+                ok &= self.chunk_node[sl] == node
+            if not ok.any():
+                continue
+            free = np.where(ok, PAGES_PER_CHUNK - self.used(sl), 0)
+            idx = np.flatnonzero(free)
+            idx_parts.append(idx + sl.start)
+            free_parts.append(free[idx].astype(np.int64))
+        if not idx_parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(idx_parts), np.concatenate(free_parts)
+
+    def _grouped_order(self, cand: np.ndarray, free: np.ndarray, rng: np.random.Generator,
+                       claim: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mobility grouping: unmovable pageblocks with room, then whole free pageblocks, then the
+        rest. Returns the chunks ``cand`` and their ``free`` pages in that order."""
         unmov = self.pages[:Page.ANON, cand].any(axis=0)
-        whole = zfree[cand] == PAGES_PER_CHUNK
-        own = cand[unmov]
-        fresh = cand[~unmov & whole]
-        mixed = cand[~unmov & ~whole]
+        whole = free == PAGES_PER_CHUNK
+        own = np.flatnonzero(unmov)
+        fresh = np.flatnonzero(~unmov & whole)
+        mixed = np.flatnonzero(~unmov & ~whole)
         if claim == "random":
             fresh = fresh[rng.permutation(len(fresh))]
             mixed = mixed[rng.permutation(len(mixed))]
-        return np.concatenate((own, fresh, mixed))
+        order = np.concatenate((own, fresh, mixed))
+        return cand[order], free[order]
 
     @staticmethod
     def spread(n: int, cap: np.ndarray, rng: np.random.Generator, placement: str) -> np.ndarray:
@@ -801,13 +932,24 @@ class GuestMemory:
         self.add_pages(kind, nz + (sl.start or 0), -drop[nz])
         if kind in MOVABLE:    # order-0 user pages; freed slab pages (orders 1-3) drain the lists instead
             self.freed_to_pcp(nz + (sl.start or 0), drop[nz])
-        self._touch(0)
         return n
 
     def free_chunks_2m(self) -> int:
         """Completely free online 2 MiB chunks: what a THP or a 2 MiB unplug could use.
-        Cached per ``version``: views and metrics ask for it after every action."""
+        Cached per ``version``: views and metrics ask for it after every action. Read in
+        windows, so a 64 TiB region needs no region-sized temporaries."""
         if self._free_chunks[0] != self.version:
-            count = int(np.count_nonzero(self.chunk_online & ~self.pages.any(axis=0)))
+            count = 0
+            for sl in self.windows():
+                online = self.chunk_online[sl]
+                if online.any():
+                    count += int(np.count_nonzero(online & ~self.pages[:, sl].any(axis=0)))
             self._free_chunks = (self.version, count)
         return self._free_chunks[1]
+
+    def windows(self, start: int = 0, stop: int | None = None, size: int = WINDOW) -> Iterator[slice]:
+        """Chunk ranges of at most ``size`` chunks covering ``start..stop``: whole-region work in
+        pieces whose temporaries stay a few MiB."""
+        stop = self.n_chunks if stop is None else stop
+        for a in range(start, stop, size):
+            yield slice(a, min(stop, a + size))

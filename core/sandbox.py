@@ -4,12 +4,14 @@ The timeline is a list of ``Change``s: an action, and whether the driver then ra
 (its settle belongs to the action: one gesture, one position, one undo). Any state equals a
 replay of the timeline on a fresh machine, because the machine owns its seeded RNG.
 
-Snapshots (deep copies) make going back cheap: going back restores the nearest snapshot at or
-before the target and replays the few changes after it. Two rules keep them honest:
+Snapshots make going back cheap: going back restores the nearest snapshot at or before the
+target and replays the few changes after it. They are compact (core/frozen.py): per-chunk arrays
+in pieces shared with the previous snapshot where unchanged, zero pieces not stored. Two rules
+keep them honest:
 - a snapshot belongs to one branch of history: applying a new change after going back drops
   every snapshot taken after that point (they describe a future that no longer exists);
-- they live within a memory budget; a machine too large for it is rebuilt from its config
-  (boot is deterministic) and replayed, so a 64 TiB region never holds two copies of itself.
+- they live within a memory budget (the bytes they hold together); a snapshot too large for it
+  is not kept and going back rebuilds the machine from its config (boot is deterministic).
 Whether a snapshot is taken depends on measured cost only for speed, never for the result:
 the tests run the same histories with snapshots at every change and with none.
 
@@ -26,6 +28,7 @@ from . import actions as act
 from .actions import Action, ActionError
 from .config import MachineConfig
 from .events import Event, Kind
+from .frozen import FrozenMachine, stored_bytes
 from .machine import Machine, Metrics
 
 SNAPSHOT_BUDGET = 256 << 20
@@ -158,7 +161,7 @@ class Sandbox:
         self.snapshot_budget = snapshot_budget
         self.snapshot_policy = snapshot_policy
         self.work: Work | None = None
-        self._snapshots: dict[int, Machine] = {}
+        self._snapshots: dict[int, FrozenMachine] = {}
         self._work_seconds = 0.0
         self._snapshot_seconds = MIN_SNAPSHOT_SECONDS
         self._remember(0)
@@ -230,19 +233,26 @@ class Sandbox:
     def _remember(self, index: int) -> None:
         """Snapshot the state after ``index`` changes, if the budget allows. Under the cost
         policy snapshots are taken once replaying the changes since the last one would cost
-        about as much as taking one, so going back never replays more than about that."""
+        about as much as taking one, so going back never replays more than about that.
+        Snapshots are compact (core/frozen.py: pieces shared with the previous snapshot, zero
+        pieces not stored); the budget counts the bytes they hold together."""
         self._work_seconds = 0.0
         if self.snapshot_policy == "never" and index:
             return
-        per = self.machine.nbytes()
-        if per > self.snapshot_budget // 2:
-            return                  # too big to copy: going back rebuilds from the config
         started = time.perf_counter()
-        self._snapshots[index] = self.machine.snapshot()
+        before = [k for k in self._snapshots if k < index]
+        snap = self.machine.freeze(self._snapshots[max(before)] if before else None)
         self._snapshot_seconds = max(time.perf_counter() - started, MIN_SNAPSHOT_SECONDS)
-        while len(self._snapshots) > 1 and len(self._snapshots) * per > self.snapshot_budget:
-            keys = sorted(k for k in self._snapshots if k not in (0, index))
+        if stored_bytes([snap]) > self.snapshot_budget // 2:
+            return                  # too big to keep: going back rebuilds from the config
+        self._snapshots[index] = snap
+        while len(self._snapshots) > 1 and self.snapshot_bytes() > self.snapshot_budget:
+            keys = sorted(k for k in self._snapshots if k not in (0, index))   # each holds <= half
             del self._snapshots[keys[len(keys) // 2]]
+
+    def snapshot_bytes(self) -> int:
+        """What the kept snapshots hold together (shared pieces once)."""
+        return stored_bytes(self._snapshots.values())
 
     def snapshot_positions(self) -> list[int]:
         """Where snapshots are kept now (for tests and the docs' memory figures)."""
@@ -261,7 +271,7 @@ class Sandbox:
             self.machine = Machine(self.config)
             self.machine.take_events()
         else:
-            self.machine = self._snapshots[base].snapshot()
+            self.machine = self._snapshots[base].thaw()
         kept = self.entries[:base]
         self.events = self.events[:kept[-1].first_event + kept[-1].n_events] if kept else \
             self.events[:self.boot_events]

@@ -19,6 +19,8 @@ from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Page, Zone
 from .units import format_size, human, readable_size
 
 
+WINDOW_CHUNKS = 1 << 20    # whole-region summaries are computed in pieces of this many chunks
+
 # A memory block's state in a view is the driver's SBM state; BBM's big-block states are mapped
 # onto the same codes (see block_cells), so every view colours both modes alike.
 Cell = MbState
@@ -95,22 +97,38 @@ def block_cells(m: Machine, dev: int) -> np.ndarray:
 
 def _chunk_codes(mem, sl: slice, present: np.ndarray) -> np.ndarray:
     """Chunk codes for the chunks ``sl``; ``present``: per chunk, is its memory block added."""
-    out = np.where(present, Chunk.UNPLUGGED, Chunk.ABSENT).astype(np.uint8)
-    out[mem.plugged[sl] & present] = Chunk.OFFLINE
+    out = present.astype(np.uint8)                         # ABSENT 0 / UNPLUGGED 1
+    out += mem.plugged[sl] & present                       # OFFLINE 2
     online = mem.chunk_online[sl]
-    out[online] = Chunk.FREE
-    out[online & mem.pages[Page.ANON:, sl].any(axis=0)] = Chunk.MOVABLE
-    out[online & mem.pages[:Page.ANON, sl].any(axis=0)] = Chunk.UNMOVABLE
+    if online.any():                                       # FREE 3, MOVABLE 4, UNMOVABLE 5
+        p = mem.pages[:, sl]
+        movable = (p[Page.ANON] | p[Page.CACHE]) != 0
+        unmovable = (p[Page.RESERVED] | p[Page.MEMMAP] | p[Page.KERNEL] | p[Page.SLAB]) != 0
+        extra = np.maximum(movable.view(np.uint8), unmovable.view(np.uint8) << 1) + 1
+        out += online.view(np.uint8) * extra
     return out
 
 
 def chunk_cells(m: Machine, dev: int) -> np.ndarray:
-    """One Chunk code per 2 MiB chunk of device ``dev``'s region, shape (memory blocks, chunks per block)."""
+    """One Chunk code per 2 MiB chunk of device ``dev``'s region, shape (memory blocks, chunks per block).
+
+    Only memory blocks that are added are read (the others are ABSENT), in pieces, so a 64 TiB
+    region with little plugged costs little and needs no region-sized temporaries."""
     mem = m.mem
     drv = m.drivers[dev]
-    sl = slice(drv.seg.chunk_off, drv.seg.chunk_off + drv.seg.size // (2 << 20))
-    present = np.repeat(mem.mb_present[drv.mb_off:drv.mb_off + drv.n_mb], mem.chunks_per_mb)
-    return _chunk_codes(mem, sl, present).reshape(-1, mem.chunks_per_mb)
+    cpm = mem.chunks_per_mb
+    out = np.zeros((drv.n_mb, cpm), dtype=np.uint8)
+    present = mem.mb_present[drv.mb_off:drv.mb_off + drv.n_mb]
+    blocks = np.flatnonzero(present)
+    if not len(blocks):
+        return out
+    step = max(1, WINDOW_CHUNKS // cpm)
+    first, last = int(blocks[0]), int(blocks[-1]) + 1
+    for a in range(first, last, step):
+        b = min(last, a + step)
+        sl = slice(drv.seg.chunk_off + a * cpm, drv.seg.chunk_off + b * cpm)
+        out[a:b] = _chunk_codes(mem, sl, np.repeat(present[a:b], cpm)).reshape(-1, cpm)
+    return out
 
 
 def aggregate(cells: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:

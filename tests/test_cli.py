@@ -17,12 +17,23 @@ def test_version():
     assert out.returncode == 0 and out.stdout.startswith("vmemlab ")
 
 
-def test_bench_prints_a_table(capsys):
-    assert main(["bench", "--sizes", "1G", "--repeats", "1"]) == 0
+def test_bench_prints_a_table_that_shows_the_work_done(capsys):
+    assert main(["bench", "--cases", "movable,normal", "--sizes", "1G", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
-    header, rule, row = out.strip().splitlines()
-    assert "peak RSS MB" in header and row.startswith("1G |")
-    assert row.split(" | ")[9] == "1G"   # fragmentation left the whole 1 GiB plugged
+    header, rule, movable, normal = out.strip().splitlines()
+    head = header.split(" | ")
+    assert "peak RSS MB" in head and "migrated pages" in head and "views s" in head
+    cells = [dict(zip(head, row.split(" | "))) for row in (movable, normal)]
+    assert [c["case"] for c in cells] == ["movable", "normal"] and cells[0]["region"] == "1G"
+    assert cells[0]["plugged"] == cells[0]["unplugged"] == "1G" and cells[0]["left plugged"] == "0"
+    assert int(cells[0]["migrated pages"].replace(",", "")) > 4096     # every page of the 16 MiB moved
+    assert cells[1]["left plugged"] != "0"          # unmovable pages keep some of ZONE_NORMAL plugged
+
+
+def test_bench_names_an_unknown_case():
+    out = subprocess.run([sys.executable, "-m", "vmemlab", "bench", "--cases", "movable,fast"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "--cases: 'fast' is not a case; allowed: movable, normal" in out.stderr
 
 
 def test_model_import_loads_no_view_library():

@@ -148,6 +148,20 @@ class ModelMachine(RuleBasedStateMachine):
         assert (mem.zone_free() >= 0).all()
 
     @invariant()
+    def first_fit_pointers_never_skip_free_space(self):
+        """Below a zone's pointer no online chunk has a free page (or, for ``whole``, is all free):
+        searches that start there find what a search from address 0 would."""
+        if self.sb is None:
+            return
+        mem = self.sb.machine.mem
+        used = mem.used().astype(np.int64)
+        for pointers, full in ((mem.space.first, used == PAGES_PER_CHUNK), (mem.space.whole, used > 0)):
+            for (node, zone), at in pointers.items():
+                below = slice(0, at)
+                mine = mem.chunk_online[below] & (mem.chunk_zone[below] == zone) & (mem.chunk_node[below] == node)
+                assert full[below][mine].all(), (node, zone, at)
+
+    @invariant()
     def memtotal_is_online_pages_minus_reserved(self):
         if self.sb is None:
             return
