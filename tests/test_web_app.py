@@ -82,3 +82,22 @@ def test_compare_tab_shows_the_three_models_and_goes_out_of_date():
     assert len(app.compare.pictures.objects) == 3
     app.state.act("request", size="256M")
     assert "out of date" in app.compare.pane.object
+
+
+def test_a_dropped_page_leaves_nothing_alive():
+    """A closed tab's page must be collectable. Panel keeps every JS callback in a class-level
+    WeakKeyDictionary keyed by its widget: a callback whose args name that widget itself keeps
+    the key alive for good (each closed tab leaked its Copy-link button and two inputs)."""
+    import gc
+    import weakref
+
+    from panel.links import Callback
+
+    gc.collect()
+    before = len(Callback.registry)
+    app = create_app()
+    page = weakref.ref(app)
+    del app
+    gc.collect()
+    assert page() is None
+    assert len(Callback.registry) == before, [type(k).__name__ for k in Callback.registry]

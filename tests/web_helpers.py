@@ -91,21 +91,6 @@ def wrong_pixels(sample: dict, tolerance: int = 24) -> list[dict]:
 def source_js(name: str, body: str) -> str:
     """A JS function evaluating ``body`` with ``m`` = the live source named ``name``."""
     return f"() => {{ const m = ({LIVE_SOURCE})({name!r}); if (!m) return null; {body} }}"
-CORNERS = [(0, 0), (0, 0.99), (0.99, 0), (0.99, 0.99), (0.5, 0.5), (0.25, 0.75)]
-
-
-def hex_rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
-
-
-def plot_sample(page, name: str, cells=CORNERS) -> dict | None:
-    return page.evaluate(PLOT_SAMPLE, [name, [list(c) for c in cells]])
-
-
-def wrong_pixels(sample: dict, tolerance: int = 24) -> list[dict]:
-    """Samples whose canvas colour is not (about) the colour their data code maps to."""
-    return [s for s in sample["samples"]
-            if s["got"] is None or max(abs(a - b) for a, b in zip(hex_rgb(s["want"]), s["got"])) > tolerance]
 
 
 class OfflinePage:

@@ -43,7 +43,7 @@ const full = location.origin + location.pathname + (url.query || '') + (url.frag
 box.value = full;
 const view = Bokeh.index.all_views ? [...Bokeh.index.all_views()].find((v) => v.model === box) : null;
 const input = view && view.input_el;
-const said = (text) => { button.label = text; setTimeout(() => { button.label = 'Copy link'; }, 2500); };
+const said = (text) => { source.label = text; setTimeout(() => { source.label = 'Copy link'; }, 2500); };
 const fallback = () => {
   if (input) { input.focus(); input.select(); }
   said(document.execCommand && document.execCommand('copy') ? 'Copied' : 'Press Ctrl+C');
@@ -64,7 +64,9 @@ class CopyLink:
         self.box = pn.widgets.TextInput(placeholder="the link to this page appears here", min_width=160,
                                         sizing_mode="stretch_width", css_classes=["vm-copy-link"])
         self.button = pn.widgets.Button(label="Copy link", width=110, css_classes=["vm-copy-button"])
-        self.button.js_on_click(args={"data": self.data, "box": self.box, "button": self.button}, code=COPY)
+        # the button is ``source`` in COPY: Panel keeps callbacks in a WeakKeyDictionary keyed by
+        # their widget, so args naming the widget itself would keep every closed tab's page alive
+        self.button.js_on_click(args={"data": self.data, "box": self.box}, code=COPY)
         self.layout = FlexRow(self.button, self.box, self.data, align_items="center",
                               styles={"flex": "1 1 300px", "max-width": "640px"})
 
