@@ -175,7 +175,7 @@ class Guest:
         pages = size // PAGE_SIZE
         mem = self.mem
         mem.drain_lru_batch()
-        tables = self._page_tables(pages, placement) if kind == Page.ANON else ""
+        tables = self._page_tables(pages) if kind == Page.ANON else ""
         got = mem.alloc(pages, kind, self.rng, node=node, placement=placement, at=at, mark="low")
         pressure = got < pages
         if pressure:
@@ -199,14 +199,14 @@ class Guest:
             self.memory_pressure()
         return got
 
-    def _page_tables(self, pages: int, placement: str) -> str:
+    def _page_tables(self, pages: int) -> str:
         """A page fault allocates the page table (GFP_KERNEL: down to low, then min) before the page
         it maps: the page tables for ``pages`` more anonymous pages. Returns what to tell about them."""
         mem = self.mem
         before = mem.page_tables
-        mem.alloc_page_tables(self.rng, placement, "low", pages)
+        mem.alloc_page_tables(self.rng, "low", pages)
         if mem.page_tables < mem.page_tables_needed(pages):
-            mem.alloc_page_tables(self.rng, placement, "min", pages)
+            mem.alloc_page_tables(self.rng, "min", pages)
         added = mem.page_tables - before
         if not added:
             return ""

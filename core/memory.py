@@ -989,16 +989,18 @@ class GuestMemory:
         anon = (self.used_total[Page.ANON] + more) * PAGE_SIZE
         return -(-anon // self.page_table_span) * (self.page_size // PAGE_SIZE)
 
-    def alloc_page_tables(self, rng: np.random.Generator, placement: str, mark: str, more: int = 0) -> int:
+    def alloc_page_tables(self, rng: np.random.Generator, mark: str, more: int = 0) -> int:
         """Allocate the page tables that the anonymous memory in use and ``more`` pages about to be
         mapped lack, as a page fault does before it maps the page (pte_alloc(): GFP_KERNEL |
         __GFP_ACCOUNT, so unmovable pages in kernel zones, grouped by mobility like every
-        unmovable allocation). Returns the pages allocated."""
+        unmovable allocation). When no unmovable pageblock has room, the allocator steals the
+        free block at the head of its largest free list: in the model the lowest whole free
+        pageblock (so page tables take no random numbers). Returns the pages allocated."""
         need = self.page_tables_needed(more) - self.page_tables
         if need <= 0:
             return 0
         placed: list[tuple[np.ndarray, np.ndarray]] = []
-        got = self.alloc(need, Page.KERNEL, rng, placement=placement, mark=mark, placed=placed)
+        got = self.alloc(need, Page.KERNEL, rng, placement="packed", mark=mark, placed=placed)
         at = self.page_table_at
         for idx, cnt in placed:
             for c, n in zip(idx.tolist(), cnt.tolist()):
