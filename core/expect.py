@@ -175,20 +175,21 @@ def _all_drivers(s: StepState) -> str:
     return "/".join(states)
 
 
-def _responses(s: StepState) -> dict[str, int]:
-    out = {r: 0 for r in RESPONSES}
+def _count_requests(s: StepState, field: str, names: tuple[str, ...]) -> dict[str, int]:
+    """Requests of the step counted by ``field`` (response or request type); repeats included."""
+    out = {r: 0 for r in names}
     for e in s.events:
-        if e.kind == Kind.REQUEST and e.response in out:
-            out[e.response] += e.repeat
+        if e.kind == Kind.REQUEST and getattr(e, field) in out:
+            out[getattr(e, field)] += e.repeat
     return out
+
+
+def _responses(s: StepState) -> dict[str, int]:
+    return _count_requests(s, "response", RESPONSES)
 
 
 def _request_types(s: StepState) -> dict[str, int]:
-    out = {r: 0 for r in REQUEST_TYPES}
-    for e in s.events:
-        if e.kind == Kind.REQUEST and e.request in out:
-            out[e.request] += e.repeat
-    return out
+    return _count_requests(s, "request", REQUEST_TYPES)
 
 
 def _sleep(s: StepState) -> str:

@@ -10,7 +10,7 @@ from vmemlab.core.machine import Metrics
 from vmemlab.core.units import human
 from vmemlab.core.view import CELL_STYLE, Cell, StatusItem
 
-from .style import MAP_TILES, QuietStatic
+from .style import MAP_TILES, QuietStatic, flowed
 from .text import plural, shorten
 
 KEY = RichStyle(color="#8a8a8a")
@@ -32,22 +32,12 @@ IN_STATUS_BAR = {"requested_size", "plugged_size", "usable_region_size", "driver
 def status_text(items: list[StatusItem], width: int) -> Text:
     """``core.view.status_bar`` items flowed into lines of ``width`` (never broken inside an item);
     a value the last change moved is drawn reversed on yellow, so it reads without colour too."""
-    t = Text(no_wrap=True, overflow="ellipsis")
-    used = 0
-    for item in items:
+    def piece(item: StatusItem) -> Text:
         label = SHORT_LABELS.get(item.key, item.label)
         value = shorten(item.value, min(44, max(8, width - len(label) - 2)))     # the events tell the rest
-        size = len(label) + 1 + len(value)
-        if used and used + 2 + size > width:
-            t.append("\n")
-            used = 0
-        elif used:
-            t.append("  ")
-            used += 2
-        t.append(label + " ", KEY)
-        t.append(value, CHANGED if item.changed else STATUS_VALUE)
-        used += size
-    return t
+        return Text.assemble((label + " ", KEY), (value, CHANGED if item.changed else STATUS_VALUE))
+
+    return flowed(map(piece, items), width, 2, Text(no_wrap=True, overflow="ellipsis"))
 
 
 KEY_STYLE = RichStyle(color="#000000", bgcolor="#8a8a8a", bold=True)

@@ -6,6 +6,8 @@ module only decides how a terminal draws them: a coloured tile with a contrastin
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from rich.style import Style as RichStyle
 from rich.table import Table
 from rich.text import Text
@@ -59,22 +61,27 @@ def chunk_legend_entries() -> list[tuple[str, RichStyle, str]]:
 LEGEND_LABEL = RichStyle(color="#8a8a8a")
 
 
-def legend(entries: list[tuple[str, RichStyle, str]], width: int) -> Text:
-    """Glyph-and-label entries flowed into lines of ``width``, never breaking inside an entry."""
-    t = Text()
+def flowed(pieces: Iterable[Text], width: int, gap: int, into: Text | None = None) -> Text:
+    """Pieces laid out in lines of ``width``, ``gap`` spaces apart, never broken inside a piece."""
+    t = into if into is not None else Text()
     used = 0
-    for glyph, style, label in entries:
-        size = len(glyph) + 1 + len(label)
-        if used and used + 3 + size > width:
+    for piece in pieces:
+        size = len(piece.plain)
+        if used and used + gap + size > width:
             t.append("\n")
             used = 0
         elif used:
-            t.append("   ")
-            used += 3
-        t.append(glyph, style)
-        t.append(" " + label, LEGEND_LABEL)
+            t.append(" " * gap)
+            used += gap
+        t.append_text(piece)
         used += size
     return t
+
+
+def legend(entries: list[tuple[str, RichStyle, str]], width: int) -> Text:
+    """Glyph-and-label entries flowed into lines of ``width``, never breaking inside an entry."""
+    return flowed((Text.assemble((glyph, style), (" " + label, LEGEND_LABEL)) for glyph, style, label in entries),
+                  width, 3)
 
 
 class QuietStatic(Static):
