@@ -86,6 +86,7 @@ class Driver:
         self.offline_size = 0
         self.offline_threshold = max(DEFAULT_OFFLINE_THRESHOLD, 2 * max(unit_size, self.mem.mb_size))
         self.requests = 0
+        self.low_memory = False       # a run ended with -ENOMEM; the guest notices once the runs stop
 
     # ----- probe ------------------------------------------------------------------------
     def probe(self) -> None:
@@ -216,12 +217,18 @@ class Driver:
             if not self.guest.add_memory(self.mb_off + first_mb + k, self.device.id):
                 self.offline_size -= self.mem.mb_size
                 for j in range(k):
-                    self.remove_block(first_mb + j)
+                    self.remove_block(first_mb + j, requeue=False)
                 return False
         return True
 
-    def remove_block(self, local_mb: int) -> None:
+    def remove_block(self, local_mb: int, requeue: bool = True) -> None:
+        """Offline (if online) and remove a memory block. Removing one while unplugging queues the
+        work item again (virtio_mem_retry() in virtio_mem_(offline_and_)remove_memory(): "We might
+        have freed up memory we can now unplug, retry immediately instead of waiting"): a run that
+        ends with an error after removing a block runs again at once, not on the retry timer."""
         mb = self.mb_off + local_mb
+        if requeue:
+            self.wq_pending = True
         if self.mem.mb_online[mb]:
             self.mem.offline_block(mb)
             self.offline_size += self.mem.mb_size
@@ -308,6 +315,12 @@ class Driver:
         self.run = None
         self.last_rc = rc
         name = ERRNO_NAMES.get(rc, str(rc))
+        # memory ran out (-ENOMEM): the next allocation of the guest's own work finds out, after the
+        # driver's immediate re-run if the work item was queued again
+        low = self.low_memory or rc == -ENOMEM
+        self.low_memory = low and self.wq_pending
+        if low and not self.wq_pending:
+            self.guest.memory_pressure()
         if rc == 0:
             self.retry_timer_ms = RETRY_TIMER_MIN_MS
             return
@@ -316,12 +329,15 @@ class Driver:
             self.emit(Kind.DRIVER, f"run ended with -ENOSPC: {self.enospc_reason()}; no retry timer, the driver "
                       "waits for a config change or for memory to be onlined")
             return
-        if rc == -ENOMEM:
-            self.guest.memory_pressure()
         if rc in (-ETXTBSY, -EBUSY, -ENOMEM):
             why = {-ETXTBSY: "the device answered BUSY", -EBUSY: "all remaining plugged memory is busy",
                    -ENOMEM: "the guest is out of memory"}[rc]
             self.timer_at = self.guest.now() + self.retry_timer_ms / 1000
+            if self.wq_pending:
+                self.emit(Kind.RETRY, f"run ended with {name} ({why}); the retry timer is armed, but removing a "
+                          "memory block in this run queued the work item again (virtio_mem_retry(): \"retry "
+                          "immediately instead of waiting\"), so the driver runs again at once")
+                return
             self.emit(Kind.RETRY, f"run ended with {name} ({why}); retry timer armed: next try in "
                       f"{self.retry_timer_ms // 1000} s (t={self.timer_at:.0f}s)")
             return

@@ -310,7 +310,7 @@ class SbmDriver(Driver):
         if not res.ok:
             if res.errno == "ENOMEM":
                 self.emit(Kind.FAKE_OFFLINE_FAILED, f"{self.what(mb, sb, count)}: alloc_contig_range failed with "
-                          f"-ENOMEM: {res.reason}; the run stops and the retry timer is armed",
+                          f"-ENOMEM: {res.reason}; the run stops",
                           memory_block=self.sid(mb), subblock=sb)
                 return -ENOMEM
             self.emit(Kind.FAKE_OFFLINE_FAILED, f"{self.what(mb, sb, count)}: alloc_contig_range failed on "

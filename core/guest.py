@@ -174,19 +174,53 @@ class Guest:
         """
         pages = size // PAGE_SIZE
         mem = self.mem
+        mem.drain_lru_batch()
+        tables = self._page_tables(pages) if kind == Page.ANON else ""
         got = mem.alloc(pages, kind, self.rng, node=node, placement=placement, at=at, mark="low")
         pressure = got < pages
         if pressure:
             got += mem.alloc(pages - got, kind, self.rng, node=node, placement=placement, at=at, mark="min")
+        if kind == Page.ANON and got < pages:
+            mem.free_page_tables()           # the page tables of what could not be mapped go again
         what = f"{format_size(got * PAGE_SIZE)} of {kind.name.lower()} pages allocated ({placement})"
         if pressure:
             what += "; the zones reached their low watermarks, so the rest came from the reserves down to min"
-        self.emit(Kind.ALLOC, what, size=got * PAGE_SIZE)
+        self.emit(Kind.ALLOC, what + tables, size=got * PAGE_SIZE)
+        if kind == Page.ANON and mem.page_tables < mem.page_tables_needed():
+            killed = self._kill_hog()
+            self.emit(Kind.OOM, "out of memory: the page tables of the new anonymous memory found every kernel "
+                      "zone at its min watermark (page tables are kernel memory, even for memory in ZONE_MOVABLE); "
+                      f"the page fault failed and the OOM killer killed the anonymous-memory hog itself ({killed})")
+            self.memory_pressure()
+            return 0
         if got < pages:
             got += self.out_of_memory(kind, pages - got, node, placement, at)
         elif pressure:
             self.memory_pressure()
         return got
+
+    def _page_tables(self, pages: int) -> str:
+        """A page fault allocates the page table (GFP_KERNEL: down to low, then min) before the page
+        it maps: the page tables for ``pages`` more anonymous pages. Returns what to tell about them."""
+        mem = self.mem
+        before = mem.page_tables
+        mem.alloc_page_tables(self.rng, "low", pages)
+        if mem.page_tables < mem.page_tables_needed(pages):
+            mem.alloc_page_tables(self.rng, "min", pages)
+        added = mem.page_tables - before
+        if not added:
+            return ""
+        return (f"; to map it, {added} page-table pages ({format_size(added * PAGE_SIZE)}: one "
+                f"{self._page_text} page per {format_size(mem.page_table_span)}) are allocated as unmovable kernel "
+                "memory (GFP_KERNEL: never in ZONE_MOVABLE; grouped into unmovable pageblocks)")
+
+    def _kill_hog(self) -> str:
+        """The OOM killer kills the anonymous-memory hog: its pages and page tables are freed."""
+        tables = self.mem.page_tables
+        killed = self.mem.free(Page.ANON, None, self.rng)
+        tables -= self.mem.page_tables
+        return (f"{format_size(killed * PAGE_SIZE)} freed" +
+                (f", and its {format_size(tables * PAGE_SIZE)} of page tables" if tables else ""))
 
     def out_of_memory(self, kind: Page, missing: int, node: int | None = None, placement: str = "random",
                       at: slice | None = None) -> int:
@@ -201,18 +235,17 @@ class Guest:
         short = format_size(missing * PAGE_SIZE)
         mem = self.mem
         if mem.used_total[Page.ANON] and kind != Page.ANON:
-            killed = mem.free(Page.ANON, None, self.rng)
+            killed = self._kill_hog()
             self.emit(Kind.OOM, f"out of memory ({short} of {kind.name.lower()} pages did not fit above the min "
-                      f"watermarks): the OOM killer killed the anonymous-memory hog, {format_size(killed * PAGE_SIZE)} "
-                      "freed")
+                      f"watermarks): the OOM killer killed the anonymous-memory hog, {killed}")
             got = mem.alloc(missing, kind, self.rng, node=node, placement=placement, at=at, mark="min")
             if got < missing:
                 return got + self.out_of_memory(kind, missing - got, node, placement, at)
             return got
         if kind == Page.ANON:
-            killed = mem.free(Page.ANON, None, self.rng)
+            killed = self._kill_hog()
             self.emit(Kind.OOM, f"out of memory: the OOM killer killed the anonymous-memory hog itself "
-                      f"({format_size(killed * PAGE_SIZE)} freed); {short} could not be allocated")
+                      f"({killed}); {short} could not be allocated")
             return 0
         if kind == Page.CACHE:
             self.emit(Kind.OOM, f"out of memory: {short} of tmpfs/page-cache data did not fit; the OOM killer "
@@ -247,10 +280,10 @@ class Guest:
             return
         which = " and ".join(short)
         if mem.used_total[Page.ANON]:
-            killed = mem.free(Page.ANON, None, self.rng)
+            killed = self._kill_hog()
             self.emit(Kind.OOM, f"every zone a {which} page may use is at its min watermark: the next such allocation "
                       "(modelled: the guest's routine forks and page tables) invoked the OOM killer, which killed "
-                      f"the anonymous-memory hog ({format_size(killed * PAGE_SIZE)} freed)")
+                      f"the anonymous-memory hog ({killed})")
             if mem.headroom(Zone.NORMAL) and mem.headroom(Zone.MOVABLE):
                 return
         self.panic(f"every zone a {which} page may use is at its min watermark and the next such allocation "

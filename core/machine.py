@@ -159,6 +159,7 @@ class Machine(EventSource):
         the counters forward exactly as firing one by one would, and summarises the repeated
         events, so a year of retries costs a few runs instead of ~105,000.
         """
+        self.mem.drain_lru_batch()
         target = self.clock.t + seconds
         repeats = IdenticalRetries(self, target) if self.carry_forward_retries else None
         while True:

@@ -31,6 +31,7 @@ from .units import PAGE_SIZE, PAGEBLOCK_SIZE
 CHUNK_SIZE = PAGEBLOCK_SIZE
 PAGES_PER_CHUNK = CHUNK_SIZE // PAGE_SIZE
 MEMMAP_BYTES_PER_PAGE = 64
+PTE_BYTES = 8             # one page-table entry: a page-table page maps page_size / 8 base pages
 WINDOW = 1 << 20          # chunks per piece of whole-region work (2 TiB of guest memory)
 
 
@@ -213,6 +214,12 @@ class GuestMemory:
         self._zone_version = 0
         self._wm: tuple[int, Watermarks | None] = (-1, None)
         self.memmap_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # page tables of the anonymous memory (a part of the KERNEL pages): chunk -> pages, in the
+        # order they were allocated (the last ones are freed first)
+        self.page_table_at: dict[int, int] = {}
+        # the chunk whose pages a failed migration just put back: they wait in the per-CPU LRU-add
+        # batch, off the LRU, until the next migration (lru_cache_disable()) or guest activity drains it
+        self.lru_batch_at = -1
         self.space = FreeSpace()
         # per zone, the chunk range [lo, hi) its chunks ever lay in: whole-zone reads stay inside it
         self.zone_extent: dict[int, tuple[int, int]] = {}
@@ -241,6 +248,12 @@ class GuestMemory:
     def memmap_per_block(self) -> int:
         """Bytes of struct pages for one memory block: 64 B per base page."""
         return self.mb_size // self.page_size * MEMMAP_BYTES_PER_PAGE
+
+    @property
+    def page_table_span(self) -> int:
+        """Bytes of anonymous memory one page-table page maps: 2 MiB with 4 KiB pages (512 entries
+        of 8 B), 512 MiB with arm64's 64 KiB pages."""
+        return self.page_size // PTE_BYTES * self.page_size
 
     # ----- derived numbers --------------------------------------------------------------
     # A chunk holds at most 512 pages in all, so per-chunk sums are int16: over a 64 TiB region
@@ -568,6 +581,10 @@ class GuestMemory:
             return FakeOfflineResult(False, "EBUSY", f"{int(unmov.sum())} unmovable pages "
                                      f"(the first in 2 MiB chunk {first} of the range) cannot be migrated",
                                      tries=max_tries if movable_zone else 1)
+        if not movable_zone and sl.start <= self.lru_batch_at < sl.stop:
+            return FakeOfflineResult(False, "EBUSY", "the pages the last failed migration put back still wait "
+                                     "in the per-CPU LRU-add batch, off the LRU, so has_unmovable_pages() takes them "
+                                     "for unmovable and isolating their pageblock fails", tries=1)
         pins = self.pins[sl]
         tries = 1
         if pins.any():
@@ -637,6 +654,7 @@ class GuestMemory:
         """migrate_out() with what the caller already read: pages per kind in ``sl``, its online
         bits and how many are set."""
         self.version += 1
+        self.lru_batch_at = -1                 # lru_cache_disable() drains every CPU's batches
         held = kinds[Page.ANON:]
         total = sum(held)
         node = int(self.chunk_node[sl.start])
@@ -648,6 +666,7 @@ class GuestMemory:
         limits = self._migration_limits(cls, node, src_zone, iso_free, total)
         parts = self._find_packed(total, CLASS_ZONELIST[cls], node, limits, exclude=sl)
         if not parts:
+            self._put_back(sl, src_zone)
             return self._migrated(total, 0)
         if len(parts) == 1:
             idx, cnt = parts[0][2], parts[0][3]
@@ -687,7 +706,22 @@ class GuestMemory:
             room -= n
             moved_total += n
         self.migrated_total += moved_total
+        if moved_total < total:
+            self._put_back(sl, src_zone)
         return self._migrated(total, moved_total)
+
+    def _put_back(self, sl: slice, src_zone: int) -> None:
+        """Migration ran out of targets: the pages it had isolated (where it stopped: the lowest
+        chunk of ``sl`` that still holds movable pages) go back through the per-CPU LRU-add
+        batch. Until it drains they are off the LRU, and in a kernel zone has_unmovable_pages()
+        takes them for unmovable: isolating their pageblock fails with -EBUSY."""
+        if src_zone != Zone.MOVABLE:
+            left = np.flatnonzero(self.movable(sl))
+            self.lru_batch_at = sl.start + int(left[0]) if len(left) else -1
+
+    def drain_lru_batch(self) -> None:
+        """The guest ran (time passed, a program allocated): the per-CPU LRU-add batches drained."""
+        self.lru_batch_at = -1
 
     def _put(self, kind: Page, parts: list, idx: np.ndarray, put: np.ndarray) -> None:
         """Migrated pages arrive at ``idx`` (the targets ``parts`` found, all online)."""
@@ -820,7 +854,7 @@ class GuestMemory:
 
     def alloc(self, pages: int, kind: Page, rng: np.random.Generator, node: int | None = None,
               placement: str = "random", at: slice | None = None, mark: str | None = None,
-              claim: str | None = None) -> int:
+              claim: str | None = None, placed: list | None = None) -> int:
         """Allocate up to ``pages`` pages of ``kind``; returns how many were allocated.
 
         Movable kinds may use ZONE_MOVABLE; unmovable kinds only kernel zones (as GFP flags rule),
@@ -829,7 +863,7 @@ class GuestMemory:
         addresses first. Unmovable pages follow mobility grouping: they fill pageblocks that
         already hold unmovable pages, then claim whole free pageblocks (lowest first, or at random
         with ``claim="random"``), and only then mix into other pageblocks. ``at`` restricts the
-        allocation to a chunk range.
+        allocation to a chunk range. ``placed`` collects (chunks, pages) of what was allocated.
         """
         cls = alloc_class(kind)
         zones = CLASS_ZONELIST[cls]
@@ -853,6 +887,8 @@ class GuestMemory:
                 take = self.spread(min(left, int(f.sum())), f, rng, "packed")
             nz = take > 0
             self.add_pages(kind, cand[nz], take[nz])
+            if placed is not None:
+                placed.append((cand[nz], take[nz]))
             got += int(take.sum())
         return got
 
@@ -918,6 +954,11 @@ class GuestMemory:
         arr = self.pages[kind]
         sl = at if at is not None else slice(None)
         held = arr[sl].astype(np.int64)
+        if kind == Page.KERNEL and self.page_table_at:      # page tables go only with their memory
+            start, stop = sl.start or 0, self.n_chunks if sl.stop is None else sl.stop
+            for c, n in self.page_table_at.items():
+                if start <= c < stop:
+                    held[c - start] -= n
         total = int(held.sum())
         n = total if pages is None else min(pages, total)
         if n == 0:
@@ -932,7 +973,68 @@ class GuestMemory:
         self.add_pages(kind, nz + (sl.start or 0), -drop[nz])
         if kind in MOVABLE:    # order-0 user pages; freed slab pages (orders 1-3) drain the lists instead
             self.freed_to_pcp(nz + (sl.start or 0), drop[nz])
+        if kind == Page.ANON:
+            self.free_page_tables()
         return n
+
+    # ----- page tables of anonymous memory ----------------------------------------------
+    @property
+    def page_tables(self) -> int:
+        """Page-table pages (4 KiB units) the anonymous memory holds."""
+        return sum(self.page_table_at.values())
+
+    def page_tables_needed(self, more: int = 0) -> int:
+        """One page-table page per ``page_table_span`` of anonymous memory in use (plus ``more``
+        pages about to be mapped); the upper levels, one page per GiB and per 512 GiB, are left out."""
+        anon = (self.used_total[Page.ANON] + more) * PAGE_SIZE
+        return -(-anon // self.page_table_span) * (self.page_size // PAGE_SIZE)
+
+    def alloc_page_tables(self, rng: np.random.Generator, mark: str, more: int = 0) -> int:
+        """Allocate the page tables that the anonymous memory in use and ``more`` pages about to be
+        mapped lack, as a page fault does before it maps the page (pte_alloc(): GFP_KERNEL |
+        __GFP_ACCOUNT, so unmovable pages in kernel zones, grouped by mobility like every
+        unmovable allocation). When no unmovable pageblock has room, the allocator steals the
+        free block at the head of its largest free list: in the model the lowest whole free
+        pageblock (so page tables take no random numbers). Returns the pages allocated."""
+        need = self.page_tables_needed(more) - self.page_tables
+        if need <= 0:
+            return 0
+        placed: list[tuple[np.ndarray, np.ndarray]] = []
+        got = self.alloc(need, Page.KERNEL, rng, placement="packed", mark=mark, placed=placed)
+        at = self.page_table_at
+        for idx, cnt in placed:
+            for c, n in zip(idx.tolist(), cnt.tolist()):
+                at[c] = at.get(c, 0) + n
+        return got
+
+    def free_page_tables(self) -> int:
+        """Free the page tables that no anonymous memory needs any more (the last allocated first,
+        as an exiting process or munmap() frees them); order-0 pages, they land on the per-cpu
+        lists. Returns the pages freed."""
+        extra = self.page_tables - self.page_tables_needed()
+        if extra <= 0:
+            return 0
+        at = self.page_table_at
+        idx: list[int] = []
+        cnt: list[int] = []
+        for c in reversed(list(at)):
+            n = min(extra, at[c])
+            idx.append(c)
+            cnt.append(n)
+            extra -= n
+            if n == at[c]:
+                del at[c]
+            else:
+                at[c] -= n
+            if not extra:
+                break
+        order = np.argsort(idx)
+        chunks = np.array(idx, dtype=np.int64)[order]
+        pages = np.array(cnt, dtype=np.int64)[order]
+        self.version += 1
+        self.add_pages(Page.KERNEL, chunks, -pages)
+        self.freed_to_pcp(chunks, pages)
+        return int(pages.sum())
 
     def free_chunks_2m(self) -> int:
         """Completely free online 2 MiB chunks: what a THP or a 2 MiB unplug could use.

@@ -168,15 +168,15 @@ def _drop_slab(m: Machine) -> None:
 class _Workload:
     """The harness's guest commands, applied to the model (state that the commands carry over).
 
-    Besides their data, tmpfs files need xarray nodes (576 B per 64 pages, slab) and the hog's
-    memory needs page tables (one 4 KiB page per 2 MiB): unmovable kernel memory, freed with them.
+    Besides their data, tmpfs files need xarray nodes (576 B per 64 pages, slab): unmovable kernel
+    memory, freed with them. (The hog's page tables are the model's own: ``Guest.allocate``.)
     """
 
     def __init__(self, plan: Plan):
         # tmpfs at /fill was mounted at boot: nr_inodes = half the pages of MemTotal then
         self.inode_limit = plan.boot_total // PAGE_SIZE // 2
         self.inodes = 1
-        self.extra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"fill": [], "hog": []}
+        self.extra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"fill": []}
 
     def _kernel_extra(self, m: Machine, what: str, size: int) -> None:
         before = m.mem.pages[Page.KERNEL].astype(np.int64)
@@ -205,12 +205,9 @@ class _Workload:
             self._free_extra(m, "fill")
             m.emit(Kind.FREE, f"tmpfs files deleted: {format_size(n * PAGE_SIZE)} of page cache freed")
         elif kind == "hog":
-            got = g.allocate(parse_size(arg), Page.ANON, placement="packed")
-            if not m.guest.dead and m.mem.used_total[Page.ANON]:
-                self._kernel_extra(m, "hog", got * PAGE_SIZE // 512 // PAGE_SIZE * PAGE_SIZE)
+            g.allocate(parse_size(arg), Page.ANON, placement="packed")
         elif kind == "unhog":
             n = m.mem.free(Page.ANON, None, m.rng)
-            self._free_extra(m, "hog")
             m.emit(Kind.FREE, f"the hog was killed: {format_size(n * PAGE_SIZE)} of anonymous memory freed")
         elif kind == "slab":
             files = min(int(arg), max(0, self.inode_limit - self.inodes))

@@ -1,4 +1,6 @@
 """The driver's main loop: retries and backoff, NACK, BUSY, ERROR, -ENOSPC, probe with UNPLUG_ALL."""
+import numpy as np
+
 from vmemlab.core import actions as act
 from vmemlab.core.config import DeviceConfig
 from vmemlab.core.events import Kind
@@ -203,3 +205,21 @@ def test_grouped_unmovable_pages_leave_most_of_a_normal_block_unpluggable(normal
     act.apply(worst, act.make("fragment", percent=1, spread="worst"))
     resize(worst, "0")
     assert grouped < 64 * MiB < worst.devices[0].plugged_size
+
+
+def test_removing_a_block_queues_the_work_again_so_an_error_does_not_wait_for_the_timer(normal_machine):
+    """virtio_mem_offline_and_remove_memory() calls virtio_mem_retry(): a run that removed a block
+    and then ends with -EBUSY runs again at once (the timer it armed is cancelled), and only the
+    run that removed nothing waits for the timer."""
+    m = normal_machine
+    resize(m, "512M")
+    mem = m.mem
+    first = mem.mb_chunks(m.drivers[0].mb_off).start
+    pinned = np.arange(first, first + 3 * mem.chunks_per_mb)             # memory32-34; memory35 stays free
+    mem.add_pages(Page.KERNEL, pinned, np.ones(len(pinned), dtype=np.int64))
+    ev = resize(m, "0")
+    assert requests(ev) == ["unplug[192+64]"]
+    ends = [e.text for e in ev if e.kind == Kind.RETRY]
+    assert len(ends) == 2
+    assert "runs again at once" in ends[0] and "retry timer armed: next try in 50 s" in ends[1]
+    assert m.drivers[0].timer_at is not None and m.drivers[0].status().startswith("waiting")

@@ -158,3 +158,83 @@ def test_unmovable_allocations_are_grouped_into_few_pageblocks(normal_machine):
     m.guest.allocate(20 * MiB, Page.KERNEL)
     touched = int(((m.mem.unmovable(slice(None)) > 0) & ~before).sum())
     assert touched <= 11                      # 20 MiB fills about 10 pageblocks, not one page in each of 512
+
+
+# ----- page tables of anonymous memory (x86-64: one 4 KiB page-table page maps 2 MiB) --------------
+def test_anonymous_memory_brings_one_page_table_page_per_2m_in_kernel_zones(movable_machine):
+    m = movable_machine
+    resize(m, "1G")
+    mem = m.mem
+    kernel = mem.used_total[Page.KERNEL]
+    m.guest.allocate(600 * MiB + 4096, Page.ANON)
+    assert mem.page_tables == 301 == mem.used_total[Page.KERNEL] - kernel      # ceil(153601 / 512)
+    where = np.array(sorted(mem.page_table_at))
+    assert (mem.chunk_zone[where] != Zone.MOVABLE).all()                          # GFP_KERNEL: never ZONE_MOVABLE
+    assert (mem.pages[Page.ANON][mem.chunk_zone == Zone.MOVABLE].sum()) == 153601
+
+
+def test_page_tables_go_with_their_memory_and_a_kernel_free_leaves_them(normal_machine):
+    m = normal_machine
+    resize(m, "1G")
+    mem = m.mem
+    kernel = mem.used_total[Page.KERNEL]
+    m.guest.allocate(100 * MiB, Page.ANON)
+    assert mem.page_tables == 50
+    mem.free(Page.KERNEL, None, m.rng)                     # the kernel's other pages: not the page tables
+    assert mem.page_tables == 50 == mem.used_total[Page.KERNEL]
+    mem.free(Page.ANON, 40 * MiB // 4096, m.rng)
+    assert mem.page_tables == 30 == mem.used_total[Page.KERNEL]
+    mem.free(Page.ANON, None, m.rng)
+    assert mem.page_tables == 0 == mem.used_total[Page.KERNEL] and not mem.page_table_at
+    assert kernel > 0
+
+
+def test_page_tables_are_allocated_before_the_pages_they_map(normal_machine):
+    """A page fault allocates the page table first: it lands in a pageblock that already holds
+    unmovable pages (mobility grouping), before the packed anonymous pages fill that pageblock."""
+    m = normal_machine
+    resize(m, "1G")
+    mem = m.mem
+    unmovable_before = set(np.flatnonzero(mem.unmovable(slice(None))).tolist())
+    m.guest.allocate(600 * MiB, Page.ANON, placement="packed")
+    assert set(mem.page_table_at) <= unmovable_before
+    assert int(np.count_nonzero(mem.unmovable(slice(None)))) == len(unmovable_before)
+
+
+def test_the_oom_killer_frees_the_hogs_page_tables(normal_machine):
+    m = normal_machine
+    resize(m, "1G")
+    mem = m.mem
+    m.guest.allocate(300 * MiB, Page.ANON)
+    events = m.take_events()
+    assert "150 page-table pages (600K: one 4 KiB page per 2M)" in events[-1].text
+    m.guest.allocate(int(mem.free_pages().sum()) * 4096, Page.CACHE)     # the OOM killer picks the hog
+    texts = " ".join(e.text for e in m.take_events() if e.kind.value == "oom")
+    assert "killed the anonymous-memory hog" in texts and "and its 600K of page tables" in texts
+    assert mem.page_tables == 0 and mem.used_total[Page.ANON] == 0
+
+
+# ----- pages put back after a failed migration wait in the per-CPU LRU-add batch ------------------
+def _fill_all_but(m, chunk: int) -> None:
+    """Anonymous pages everywhere else, so that migrating ``chunk``'s pages away runs out of room."""
+    mem = m.mem
+    mem.alloc(int(mem.free_pages().sum()), Page.ANON, m.rng, mark=None)
+
+
+@pytest.mark.parametrize("zone", ["normal", "movable"])
+def test_right_after_a_failed_migration_isolation_fails_with_ebusy_in_kernel_zones(zone, normal_machine,
+                                                                                   movable_machine):
+    m = normal_machine if zone == "normal" else movable_machine
+    resize(m, "256M")
+    mem = m.mem
+    sl = mem.mb_chunks(m.drivers[0].mb_off + 1)
+    _fill_all_but(m, sl.start)
+    first = mem.fake_offline(sl, movable_zone=zone == "movable")
+    assert not first.ok and first.errno == "ENOMEM"
+    again = mem.fake_offline(sl, movable_zone=zone == "movable")
+    if zone == "normal":              # has_unmovable_pages(): a page off the LRU with a reference is unmovable
+        assert again.errno == "EBUSY" and "LRU-add batch" in again.reason
+    else:                             # ZONE_MOVABLE pageblocks are not checked
+        assert again.errno == "ENOMEM"
+    mem.drain_lru_batch()
+    assert mem.fake_offline(sl, movable_zone=zone == "movable").errno == "ENOMEM"

@@ -1,8 +1,10 @@
 """Speed-ups change no result: every lesson, every recorded trace's replay and the benchmark
 scenarios up to 64 GiB give exactly the events and states recorded before the speed-up
-(tests/fixtures/model_digests.json, written by ``python -m vmemlab.bench.digests --write`` on
-main at 5bd5fd8, before it). ``python -m vmemlab.bench.digests --check FILE --big`` adds the
-4 TiB benchmark scenarios (too slow for the test suite)."""
+(tests/fixtures/model_digests.json, written by ``python -m vmemlab.bench.digests --write --big``;
+recorded on main at 5bd5fd8, recorded again on branch core2 after the intended model changes of
+issue 12: page tables of anonymous memory, the driver's immediate re-run after a removed block,
+pages put back after a failed migration). ``python -m vmemlab.bench.digests --check FILE --big``
+adds the 4 TiB benchmark scenarios (too slow for the test suite)."""
 import json
 from pathlib import Path
 
