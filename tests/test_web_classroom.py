@@ -75,6 +75,32 @@ def test_presentation_mode_and_its_keyboard_shortcuts(browser):
     op.close()
 
 
+@pytest.mark.parametrize("width, height, touch", [(1366, 768, False), (1920, 1080, False), (820, 1180, True)])
+def test_presentation_mode_shows_the_map_and_the_lesson_on_the_first_screen(browser, width, height, touch):
+    """What a projected classroom sees without scrolling: the lesson sentence and the map's
+    caption and top (beside each other on a wide screen, the lesson above on a tablet), and
+    nothing wider than the window."""
+    b, base = browser
+    extra = {"has_touch": True, "is_mobile": True} if touch else {}
+    op = OfflinePage(b, width, height, **extra)
+    page = op.page
+    open_page(page, base + "?present=1")
+    page.keyboard.press("n")
+    page.wait_for_selector(".vm-progress >> text=lesson step 1", timeout=20000)
+    lesson = page.locator(".vm-lesson").first.bounding_box()
+    caption = page.locator(".vm-caption").first.bounding_box()
+    assert lesson["x"] >= 0 and lesson["x"] + lesson["width"] <= width, lesson
+    assert lesson["y"] < height / 2 and caption["y"] < height / 2, (lesson, caption)
+    if width >= 1366:
+        assert lesson["x"] > caption["x"] + caption["width"] / 2             # beside the map
+    else:
+        assert lesson["y"] < caption["y"]                                     # above it
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    shot(page, f"present-first-screen-{width}x{height}", full_page=False)
+    assert op.errors == [] and op.blocked == []
+    op.close()
+
+
 def test_a_prediction_waits_is_graded_and_hides_the_answer_until_then(browser):
     b, base = browser
     op = OfflinePage(b, 1366, 900)

@@ -42,10 +42,16 @@ TITLE = "vmemlab: virtio-mem sandbox"
 # a zoomed browser): no fixed widths, so nothing is pushed under anything else.
 LEFT = {"flex": "3 1 620px", "min-width": "0"}
 RIGHT = {"flex": "1 1 360px", "min-width": "0"}
+PRESENT_RIGHT = {"flex": "1 1 420px", "min-width": "0"}
 # Text sizes for every widget (Bokeh's --bokeh-font-size) and pane (--vm-font-size): 14 px on a
 # desk, 19-20 px in presentation mode, where the lesson box grows too.
 ROOT_STYLE = {"--bokeh-font-size": "14px", "--vm-font-size": "15px", "min-width": "0px"}
-PRESENT_STYLE = {"--bokeh-font-size": "18px", "--vm-font-size": "20px", "--vm-lesson-height": "150px"}
+# Beside the map (a window at least WIDE px wide) the lesson box takes the window's height; on a
+# narrower screen the lesson stands above the map, 150 px high (clamp() makes that choice in CSS).
+WIDE = 1080
+PRESENT_STYLE = {"--bokeh-font-size": "18px", "--vm-font-size": "20px",
+                 "--vm-lesson-height": f"clamp(150px, (100vw - {WIDE}px) * 100, 100vh - 190px)"}
+PRESENT_SIDE = f"@media (max-width: {WIDE - 1}px) {{ :host(.vm-present-side) {{ order: -1; }} }}"
 # Panel's page template has no viewport tag, so phones and tablets lay the page out 980 px wide
 # and shrink it; the static site's template (Panel's converter) has one already. Panel extends
 # its base template with this text.
@@ -149,13 +155,19 @@ class App(pn.viewable.Viewer):
             self._present()
 
     def _present(self) -> None:
-        """Presentation mode: the controls and tabs step aside, the map and the status bar take
-        the screen, text grows to 18-20 px (CSS variables reach into every widget)."""
+        """Presentation mode: the controls and tabs step aside, the lesson moves beside the map
+        (on a projector the map and the sentence about it are seen together, the map from the
+        top of the screen), text grows to 18-20 px (CSS variables reach into every widget)."""
         if not hasattr(self, "_root"):
             return                                  # not built yet: __panel__ applies it
         on = self.state.present
-        for part in self._aside + [self.copy_link.layout, self.timeline.scenario, self.timeline.speed]:
+        for part in [self._tabs, self.copy_link.layout, self.timeline.scenario, self.timeline.speed]:
             part.visible = not on
+        self._left.objects = [self.timeline, self.region_map, self._tabs] if on else \
+            [self.lesson, self.timeline, self.region_map, self._tabs]
+        self._right.objects = [self.lesson] if on else self._right_parts
+        self._right.styles = PRESENT_RIGHT if on else RIGHT
+        self._right.css_classes = ["vm-right"] + (["vm-present-side"] if on else [])
         self._root.styles = {**ROOT_STYLE, **(PRESENT_STYLE if on else {})}
         self.region_map.present(on, self.keys.screen_height)
 
@@ -190,12 +202,14 @@ class App(pn.viewable.Viewer):
         left = pn.Column(self.lesson, self.timeline, self.region_map, tabs, sizing_mode="stretch_width",
                          styles=LEFT, css_classes=["vm-left"])
         right = pn.Column(controls, self.block_detail, html_pane("<h3>Event log</h3>"), self.event_log,
-                          sizing_mode="stretch_width", styles=RIGHT, css_classes=["vm-right"])
+                          sizing_mode="stretch_width", styles=RIGHT, css_classes=["vm-right"],
+                          stylesheets=[PRESENT_SIDE])
         status = pn.Column(self.status, sizing_mode="stretch_width", css_classes=["vm-status-bar"],
                            styles={"position": "sticky", "top": "0", "z-index": "20", "background": "#ffffff"})
         top = FlexRow(header, self.timeline.scenario, self.copy_link.layout, self.present, self.keys.help_button,
                       self.keys.pane, align_items="center")
-        self._aside = [right, tabs]
+        self._left, self._right, self._tabs = left, right, tabs
+        self._right_parts = list(right.objects)
         self._root = pn.Column(top, status, FlexRow(left, right, align_items="flex-start"),
                                sizing_mode="stretch_width", styles=dict(ROOT_STYLE))
         self._present()

@@ -62,7 +62,8 @@ class LessonPanel(View):
         self.update()
 
     def __panel__(self):
-        return pn.Column(self.pane, self.row, sizing_mode="stretch_width", css_classes=["vm-lesson-box"])
+        return pn.Column(self.pane, self.row, sizing_mode="stretch_width", css_classes=["vm-lesson-box"],
+                         styles={"min-width": "0px"})
 
     def _lock(self) -> None:
         from .controls import typed

@@ -377,8 +377,9 @@ class RegionMap(View):
 
     # ----- presentation mode ---------------------------------------------------------------
     def present(self, on: bool, screen_height: int) -> None:
-        """In presentation mode the map takes the window's height (less the status bar and the
-        lesson) and its axes use projector-sized text."""
+        """In presentation mode the map takes the window's height (less the status bar, the
+        buttons and the caption above it; the lesson is beside it) and its axes use
+        projector-sized text."""
         self._present = (on, screen_height)
         self._size_figure()
 
@@ -386,7 +387,7 @@ class RegionMap(View):
         on, screen = getattr(self, "_present", (False, 800))
         rows = len(self._shown) if self._shown is not None else 32
         normal = int(min(640, max(260, rows * 12 + 90)))
-        self.figure.height = max(normal, screen - 470, 400) if on else normal
+        self.figure.height = max(screen - 330, 360) if on else normal
         self._glyph_text_renderer.glyph.text_font_size = "12px" if on else "9px"
         size = ("16px", "15px") if on else ("13px", "11px")
         for axis in self.figure.below + self.figure.left:
