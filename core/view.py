@@ -15,7 +15,7 @@ from .driver_bbm import BbState
 from .driver_sbm import MbState, SbmDriver
 from .events import Event, Kind
 from .machine import Machine, Metrics
-from .memory import PAGES_PER_CHUNK, ZONE_NAMES, Page, Zone
+from .memory import CHUNK_SIZE, PAGES_PER_CHUNK, ZONE_NAMES, Page, Zone
 from .units import format_size, human, readable_size
 
 
@@ -345,8 +345,37 @@ def local_block(m: Machine, sysfs_id: int) -> tuple[int, int] | None:
     return dev, mb - m.drivers[dev].mb_off
 
 
-def free_pages_note() -> str:
-    return f"{PAGES_PER_CHUNK} pages of 4 KiB per 2 MiB chunk"
+@dataclass(frozen=True)
+class MapUnit:
+    """What one column of a region map (one 2 MiB chunk) is called for a device's driver."""
+
+    name: str          # "subblock" or "2 MiB chunk"
+    plural: str
+    note: str          # how the driver plugs them, for a map's title ("" when a column is a subblock)
+
+
+def map_unit(m: Machine, dev: int) -> MapUnit:
+    """The maps draw 2 MiB chunks. In Sub Block Mode with 2 MiB device blocks a chunk is a
+    subblock; with bigger subblocks (e.g. 4 MiB) several chunks make one, and in Big Block Mode
+    there are no subblocks at all: the driver plugs whole big blocks. One rule for every view."""
+    drv = m.drivers[dev]
+    if drv.mode == "SBM" and drv.unit_size == CHUNK_SIZE:
+        return MapUnit("subblock", "subblocks", "")
+    per = drv.unit_size // CHUNK_SIZE
+    if drv.mode == "SBM":
+        note = f"subblocks of {human(drv.unit_size)}: {per} chunks each"
+    else:
+        note = f"Big Block Mode: no subblocks, the driver plugs whole {human(drv.unit_size)} blocks"
+    return MapUnit("2 MiB chunk", "2 MiB chunks", note)
+
+
+def free_pages_note(m: Machine | None = None) -> str:
+    """How the maps count pages. The model counts in 4 KiB units; a guest with bigger base pages
+    (arm64 with 64 KiB pages) is told so rather than shown pages it does not have."""
+    note = f"{PAGES_PER_CHUNK} pages of 4 KiB per 2 MiB chunk"
+    if m is not None and m.mem.page_size != 4096:
+        note += f"; counted in 4 KiB units, this guest's base page is {human(m.mem.page_size)}"
+    return note
 
 
 def _block_names(ids: list[int]) -> str:

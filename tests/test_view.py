@@ -58,3 +58,17 @@ def test_a_group_shows_the_mark_of_the_blocks_it_shows():
     marks[0] = view.Mark.PLUGGED
     assert view.aggregate_marks(cells, marks, per).tolist() == [view.Mark.PLUGGED, view.Mark.REMOVED]
     assert view.aggregate_marks(cells, marks, 1) is marks
+
+
+def test_map_unit_names_a_column_what_the_driver_plugs():
+    """A map column is a 2 MiB chunk; only Sub Block Mode with 2 MiB device blocks calls it a
+    subblock. Big Block Mode has no subblocks (the lesson's views once said it had)."""
+    from vmemlab.core.scenario import builtin
+    sbm = Session()
+    assert view.map_unit(sbm.machine, 0) == view.MapUnit("subblock", "subblocks", "")
+    bbm = Session(builtin("14_big_block_mode.toml"))
+    unit = view.map_unit(bbm.machine, 0)
+    assert unit.name == "2 MiB chunk" and "no subblocks" in unit.note and "Big Block Mode" in unit.note
+    four = Session(builtin("23_why_2m.toml"))
+    units = [view.map_unit(four.machine, d) for d in range(len(four.machine.devices))]
+    assert any(u.note == "subblocks of 4 MiB: 2 chunks each" for u in units), units

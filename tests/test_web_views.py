@@ -19,7 +19,7 @@ from vmemlab.web.history import HistoryImage
 from vmemlab.web.metrics import MetricsPlots
 from vmemlab.web.mirrors_tab import MirrorsTab
 from vmemlab.web.region_map import RegionMap
-from vmemlab.web.state import SandboxState
+from vmemlab.web.state import SandboxState, scenario_names
 from vmemlab.web.timeline import TimelineControls
 
 
@@ -53,6 +53,21 @@ def test_region_map_shows_plugged_blocks_and_patches_only_changed_rows(patched_r
     assert patched_rows["vm-region-image"] == [slice(0, 2)]          # one patch, rows 0-1 only
     assert rm.rows.data["name"][0] == "memory32"
     assert "online movable" in rm.rows.data["state"][0] and "64 of 64 subblocks" in rm.rows.data["plugged"][0]
+
+
+def test_big_block_mode_maps_name_chunks_not_subblocks():
+    """Big Block Mode has no subblocks: title, legend, axis and hover say 2 MiB chunks."""
+    s = SandboxState()
+    s.load(next(n for n in scenario_names() if n.startswith("14_")))
+    rm, detail = RegionMap(s), BlockDetail(s)
+    s.play_lesson_step(ask_first=False)
+    rm.update()
+    said = [rm.title.object, rm.legend.object, rm.figure.below[0].axis_label, *rm.rows.data["plugged"]]
+    assert not any("subblock" in t and "no subblocks" not in t for t in said), said
+    assert "Big Block Mode: no subblocks" in rm.title.object and "2 MiB chunk" in rm.figure.below[0].axis_label
+    s.selected_block = int(rm.rows.data["name"][0].removeprefix("memory"))
+    detail.update()
+    assert detail.figure.below[0].axis_label == "2 MiB chunk"
 
 
 def test_region_map_tap_selects_the_block_and_the_detail_follows():

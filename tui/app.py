@@ -27,7 +27,6 @@ from textual.widgets import Button, Header, Input
 
 from vmemlab.core import view
 from vmemlab.core.actions import ACTIONS, Action, ActionError, make
-from vmemlab.core.memory import CHUNK_SIZE
 from vmemlab.core.sandbox import Work
 from vmemlab.core.scenario import Scenario
 from vmemlab.core.session import Session
@@ -215,9 +214,7 @@ class VmemLabApp(App):
     def _show_block(self) -> None:
         m = self.session.machine
         info = view.block_info(m, self.device, self.selected)
-        drv = m.drivers[self.device]
-        unit = "subblock" if drv.mode == "SBM" and drv.unit_size == CHUNK_SIZE else "2M chunk"
-        self.query_one(BlockDetail).show(info, unit)
+        self.query_one(BlockDetail).show(info, view.map_unit(m, self.device).name)
 
     def _show_lesson(self) -> None:
         """Title, progress, play state; a quiz question before its step, the answer after it;

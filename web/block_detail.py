@@ -22,7 +22,7 @@ EMPTY = {"x": [], "unmovable": [], "movable": [], "free": [], "state": [], "colo
 
 
 class BlockDetail(View):
-    """Pages per 2 MiB subblock of the selected block, and its sysfs/driver facts."""
+    """Pages per 2 MiB chunk (a subblock in Sub Block Mode with 2 MiB blocks) of the selected block, and its sysfs/driver facts."""
 
     def __init__(self, state: SandboxState, **params):
         self.source = ColumnDataSource(data=dict(EMPTY))
@@ -39,7 +39,7 @@ class BlockDetail(View):
         strip = fig.add_glyph(self.source, Rect(x="x", y=STRIP_Y, width=0.95, height=abs(STRIP_Y) * 0.9,
                                                 fill_color="colour", line_color=None))
         fig.add_tools(HoverTool(renderers=[*bars, strip], tooltips=[
-            ("subblock", "@x"), ("state", "@state"), ("unmovable", "@unmovable"), ("movable", "@movable"),
+            ("2 MiB chunk", "@x"), ("state", "@state"), ("unmovable", "@unmovable"), ("movable", "@movable"),
             ("free", "@free")]))
         fig.add_layout(Legend(items=[LegendItem(label=f"{k} pages", renderers=[r]) for k, r in zip(PAGE_KINDS, bars)],
                               orientation="horizontal"), "above")
@@ -56,9 +56,10 @@ class BlockDetail(View):
         if where is None:
             self.source.data = dict(EMPTY)
             self.facts.object = ('<p class="vm-hint">Tap a memory block in the region map to see its '
-                                 f'subblocks here ({view.free_pages_note()}).</p>')
+                                 f"2 MiB chunks here ({view.free_pages_note(m)}).</p>")
             return
         info = view.block_info(m, *where)
+        self.figure.below[0].axis_label = view.map_unit(m, where[0]).name
         self.figure.visible = info["memmap"] > 0          # a block not added has no pages to show
         cells = info["cells"]
         n = len(cells)

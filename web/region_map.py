@@ -72,7 +72,7 @@ def swatch(colour: str, glyph: str, hatch: str = "") -> str:
     return f'<i{cls} style="{style}">{html.escape(glyph.strip() or "&nbsp;")}</i>'.replace("&amp;nbsp;", "&nbsp;")
 
 
-def legend_html() -> str:
+def legend_html(unit: str = "subblocks") -> str:
     """Swatches with glyph and label for both palettes and the marks: state by colour, by glyph
     and by word; "not added" is hatched on the map as in its swatch."""
     def items(styles, hatch_first: bool = False) -> str:
@@ -80,7 +80,7 @@ def legend_html() -> str:
                        f"{html.escape(s.label)}</span>" for i, s in enumerate(styles))
     marks = "".join(f'<span class="vm-swatch">{swatch(s.colour, s.glyph)}{html.escape(s.label)}</span>'
                     for s in view.MARK_STYLE.values())
-    return (f'<div class="vm-legend"><b>subblocks</b> {items(view.CHUNK_STYLE.values(), True)}</div>'
+    return (f'<div class="vm-legend"><b>{html.escape(unit)}</b> {items(view.CHUNK_STYLE.values(), True)}</div>'
             f'<div class="vm-legend"><b>memory block (strip)</b> {items(view.CELL_STYLE.values(), True)}</div>'
             f'<div class="vm-legend"><b>last step (outlined)</b> {marks}</div>')
 
@@ -95,6 +95,7 @@ class BlockNumbers:
         self.first = int(mem.mb_phys[drv.mb_off])
         self.mb_size = mem.mb_size
         self.chunks_per_mb = mem.chunks_per_mb
+        self.unit = view.map_unit(m, dev).plural
         blocks = slice(drv.mb_off, drv.mb_off + drv.n_mb)
         chunks = slice(drv.seg.chunk_off, drv.seg.chunk_off + drv.n_mb * mem.chunks_per_mb)
         self.cells = view.block_cells(m, dev)
@@ -132,7 +133,7 @@ class BlockNumbers:
             "state": state,
             "zone": ", ".join(zones),
             "plugged": f"{human(plugged * CHUNK_SIZE)} of {human(count * self.mb_size)} "
-                       f"({plugged} of {count * self.chunks_per_mb} subblocks)",
+                       f"({plugged} of {count * self.chunks_per_mb} {self.unit})",
             "unmovable": f"{int(self.unmovable[first_block:stop].sum()):,} pages",
             "mark": mark,
         }
@@ -164,6 +165,7 @@ class RegionMap(View):
         self._per, self._first = 1, 0
         self.pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self.title = html_pane(margin=(0, 10), css_classes=["vm-map-title"])
+        self.legend = html_pane(legend_html())
         self.caption = html_pane(margin=(0, 10), css_classes=["vm-caption-pane"])
         super().__init__(state, **params)
         on_change(state, self._show_selection, "selected_block")
@@ -224,7 +226,7 @@ class RegionMap(View):
         return fig
 
     def __panel__(self):
-        return pn.Column(self.caption, self.pane, self.title, html_pane(legend_html()), sizing_mode="stretch_width")
+        return pn.Column(self.caption, self.pane, self.title, self.legend, sizing_mode="stretch_width")
 
     # ----- updating ---------------------------------------------------------------------
     def update(self) -> None:
@@ -246,9 +248,13 @@ class RegionMap(View):
         self._overlay(per, shown, marks[:, 0])
         d = m.devices[self.device]
         fold = f"; {per} memory blocks per row (zoom in with the mouse wheel)" if per > 1 else ""
+        unit = view.map_unit(m, self.device)
+        how = f" ({html.escape(unit.note)})" if unit.note else ""
         self.title.object = (f"<p><b>{html.escape(d.id)}</b>: region {human(d.region_size)} at {d.addr:#x}, "
                              f"{nums.n} memory blocks of {human(nums.mb_size)} x "
-                             f"{nums.chunks_per_mb} subblocks of 2 MiB{fold}</p>")
+                             f"{nums.chunks_per_mb} {unit.plural}{how}{fold}</p>")
+        self.figure.below[0].axis_label = f"{unit.name if unit.note else '2 MiB subblock'} within the memory block"
+        self.legend.object = legend_html(unit.plural)
         self.show_caption()
 
     def show_caption(self) -> None:
