@@ -139,6 +139,7 @@ class ActionSpec:
     key: str = ""
     settles: bool = True           # in scenario files, settle afterwards unless told not to
     runs_driver: bool = False      # the action *is* the driver running (a Sandbox runs it in slices)
+    drastic: bool = False          # reboots or breaks the guest: a view asks before a single key does it
 
 
 @dataclass(frozen=True)
@@ -481,16 +482,17 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
                (Param("by", "size", 0, help="how much; default one memory block"), _DEVICE), _resize_by(-1), key="-"),
     ActionSpec("migration", "host", "Start or stop a live migration (the device answers BUSY meanwhile)",
                (Param("on", "choice", "toggle", ("on", "off", "toggle")),), _migration, key="m"),
-    ActionSpec("reset", "host", "System reset: devices unplug everything, the guest reboots", (), _reset, key="R"),
+    ActionSpec("reset", "host", "System reset: devices unplug everything, the guest reboots", (), _reset, key="R",
+               drastic=True),
     ActionSpec("kexec", "host", "kexec into a new kernel: no system reset; its driver resets the device, which "
                "keeps its plugged memory, and unplugs all first",
-               (), _kexec, key="K"),
+               (), _kexec, key="K", drastic=True),
     ActionSpec("host_memory", "host", "Limit how much memory the host can back for a device (e.g. free huge pages "
                "of its hugetlbfs pool; with prealloc=on a PLUG beyond it gets BUSY)",
                (_DEVICE, Param("size", "size", None, help="memory the host can back for this device's plugged blocks, "
                                                           "e.g. 1G (default: no limit)")), _host_memory, key="M"),
     ActionSpec("kdump", "guest", "The guest kernel crashes and kdump dumps it: the crash kernel asks the device with "
-               "STATE requests which blocks it may read, then the VM reboots", (), _kdump, key="D"),
+               "STATE requests which blocks it may read, then the VM reboots", (), _kdump, key="D", drastic=True),
     ActionSpec("suspend", "guest", "Suspend the guest (echo mem or freeze > /sys/power/state); Linux 6.1 refuses "
                "while virtio-mem is in use",
                (Param("state", "choice", "mem", ("mem", "freeze"),
@@ -530,7 +532,7 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
                (Param("block", "int", help="sysfs memory block number N of memoryN", low=0),), _offline, key="O"),
     ActionSpec("buggy_request", "guest", "Make the driver send a request the spec forbids (device answers ERROR)",
                (_DEVICE, Param("kind", "choice", "misaligned", ("misaligned", "outside", "double_plug", "double_unplug"))),
-               _buggy, key="E"),
+               _buggy, key="E", drastic=True),
     ActionSpec("step", "time", "Let the driver send one more request",
                (Param("count", "int", 1, help="how many requests", low=1, high=Machine.MAX_SETTLE_STEPS),), _step,
                key="space", settles=False),

@@ -325,7 +325,7 @@ CASES = {
     "time: retry": Case("time: retry", check_retry_refused),
     "lesson: note…": Case("lesson: note…", check_note, typed=list("hello") + ["space"] + list("class") + ["enter"]),
     "host: host_memory": Case("host: host_memory", check_host_memory),
-    "guest: kdump": Case("guest: kdump", check_kdump, plugged_to("256M")),
+    "guest: kdump…": Case("guest: kdump…", check_kdump, plugged_to("256M"), typed=["enter"]),
     "guest: suspend": Case("guest: suspend", check_suspend, plugged_to("256M")),
     "guest: hibernate": Case("guest: hibernate", check_hibernate, plugged_to("256M")),
     "guest: state": Case("guest: state", check_state, plugged_to("256M")),

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import fingerprint
 from tui_helpers import SIZE, flat_text, make_app, screen_text, wait_for
-from vmemlab.core.actions import make
+from vmemlab.core.actions import ACTIONS, make
 from vmemlab.core.session import Session
 from vmemlab.tui import recovery
 from vmemlab.tui.app import VmemLabApp
@@ -36,7 +36,14 @@ def question(app) -> str:
     return " ".join(str(app.screen.query_one("#confirm-text").render()).split())
 
 
-@pytest.mark.parametrize("key,action", [("R", "reset"), ("K", "kexec"), ("E", "buggy_request")])
+DRASTIC = [(spec.key, spec.name) for spec in ACTIONS.values() if spec.drastic]
+
+
+def test_every_action_that_reboots_or_breaks_the_guest_is_drastic():
+    assert {name for _k, name in DRASTIC} == {"reset", "kexec", "kdump", "buggy_request"}
+
+
+@pytest.mark.parametrize("key,action", DRASTIC)
 def test_a_drastic_key_asks_first_and_a_caps_lock_typo_changes_nothing(key, action, tmp_path):
     async def go():
         app = make_app(tmp_path)

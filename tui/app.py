@@ -368,7 +368,7 @@ class VmemLabApp(App):
 
     def action_act_form(self, name: str) -> None:
         warning = ""
-        if name in commands.CONFIRM:
+        if ACTIONS[name].drastic:
             warning = "Apply to do it (u undoes it afterwards); Esc leaves everything as it is."
         self.push_screen(ActionForm(ACTIONS[name], self.apply, self.form_values(name), self.auto_args(name),
                                     warning))

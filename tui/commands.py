@@ -15,7 +15,6 @@ AUTO_PARAMS = {"device", "block"}      # taken from what the map shows and has s
 FOOTER_KEYS = ("f1", "n", "p", "space", "s", "equals_sign", "plus", "minus", "u")
 # Keys that would do something drastic on one press (and that Caps Lock makes out of j/k/e):
 # they open the action's form, whose Apply is the second, deliberate key press.
-CONFIRM = {"reset", "kexec", "buggy_request"}
 SHOWN = {"f1": "F1", "question_mark": "?", "escape": "Esc", "space": "space", "less_than_sign": "<",
          "greater_than_sign": ">", "left_square_bracket": "[", "right_square_bracket": "]",
          "left_curly_bracket": "{", "right_curly_bracket": "}", "plus": "+", "minus": "-", "equals_sign": "="}
@@ -43,7 +42,7 @@ def _display(key: str) -> str:
 
 def needs_form(spec: ActionSpec) -> bool:
     """A form first: a required parameter the UI cannot fill in, or a drastic action to confirm."""
-    return spec.name in CONFIRM or any(p.default is REQUIRED and p.name not in AUTO_PARAMS for p in spec.params)
+    return spec.drastic or any(p.default is REQUIRED and p.name not in AUTO_PARAMS for p in spec.params)
 
 
 def has_options(spec: ActionSpec) -> bool:
