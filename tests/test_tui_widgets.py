@@ -108,3 +108,10 @@ def test_help_explains_every_glyph_as_the_legends_draw_it():
             assert "╌" in text and "| `F1` / `?` | ui: help |" in text and "question_mark" not in text
             assert "one device\n  request per tick" in text or "one device request per tick" in " ".join(text.split())
     asyncio.run(go())
+
+
+def test_every_event_kind_but_the_routine_ones_has_its_own_colour():
+    """A new kind of event (a crash, a refused suspend) must not pass unnoticed in routine grey."""
+    from vmemlab.core.events import Kind
+    from vmemlab.tui.event_log import KIND_COLOUR, PLAIN_KINDS
+    assert set(KIND_COLOUR) | PLAIN_KINDS == set(Kind) and not set(KIND_COLOUR) & PLAIN_KINDS

@@ -30,8 +30,9 @@ KIND_COLOUR = {
     Kind.HOST: "#e69f00", Kind.REQUEST: "#56b4e9", Kind.BLOCK_ADDED: "#009e73", Kind.BLOCK_ONLINED: "#009e73",
     Kind.BLOCK_OFFLINED: "#cc79a7", Kind.BLOCK_REMOVED: "#cc79a7", Kind.FAKE_OFFLINE: "#cc79a7",
     Kind.FAKE_OFFLINE_FAILED: "#ff6b6b", Kind.OOM: "#ff6b6b", Kind.ERROR: "#ff6b6b", Kind.NOTE: "#f0e442",
-    Kind.DRIVER: "#bdbdbd", Kind.RETRY: "#f0c060",
+    Kind.DRIVER: "#bdbdbd", Kind.RETRY: "#f0c060", Kind.GUEST: "#d55e00",
 }
+PLAIN_KINDS = {Kind.CONFIG, Kind.MIGRATED, Kind.ALLOC, Kind.FREE}   # routine: the list's default grey
 TIME_W, BLOCK_W = 8, 11
 KIND_W = max(len(k.value) for k in Kind)
 DIM = RichStyle(color="#8a8a8a")
