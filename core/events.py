@@ -4,8 +4,12 @@ Views colour and filter events; tests assert on them; the explanation is what a 
 """
 from __future__ import annotations
 
+import pickle
+import zlib
 from dataclasses import asdict, dataclass
 from enum import Enum
+from operator import attrgetter
+from typing import Iterable, Iterator
 
 
 class Kind(str, Enum):
@@ -58,3 +62,192 @@ class Event:
         d["kind"] = self.kind.value
         return {k: v for k, v in d.items()
                 if (v not in (-1, "", 0) or k in ("kind", "text", "time")) and not (k == "repeat" and v == 1)}
+
+
+# ----- the event log ---------------------------------------------------------------------------
+_FIELDS = tuple(Event.__dataclass_fields__)
+_row = attrgetter(*_FIELDS)
+BLOCK = 4096              # events per packed block
+LIVE = 1 << 17            # the newest events stay Python objects; older ones are packed
+_CACHED_BLOCKS = 4        # unpacked blocks kept (a view scrolling an old part of the log)
+
+
+def _pack(events: list[Event]) -> bytes:
+    return zlib.compress(pickle.dumps([_row(e) for e in events], protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def _unpack(blob: bytes) -> list[Event]:
+    return [Event(*row) for row in pickle.loads(zlib.decompress(blob))]
+
+
+class EventLog:
+    """Every event of a timeline, in order: a list of Events to its readers, bounded in memory.
+
+    A 4 TiB drain logs millions of events. As Python objects they cost about 450 bytes each and
+    every full pass of the cyclic garbage collector walks them all (pauses of up to 0.8 s). So
+    only the newest ``LIVE`` events stay objects; older ones are packed ``BLOCK`` at a time
+    (their fields pickled and zlib-compressed: about 30 bytes an event) and unpacked again,
+    field for field equal, when someone reads them. Indexing and slicing read like a list:
+    a slice within the live part is a list, a longer one an ``EventRange`` view.
+    """
+
+    __slots__ = ("_blocks", "_tail", "_cache")
+
+    def __init__(self, events: Iterable[Event] = ()):
+        self._blocks: list[bytes] = []
+        self._tail: list[Event] = []
+        self._cache: dict[int, list[Event]] = {}
+        self.extend(events)
+
+    # ----- writing --------------------------------------------------------------------------
+    def append(self, event: Event) -> None:
+        self._tail.append(event)
+        if len(self._tail) >= LIVE + BLOCK:
+            self._pack_old()
+
+    def extend(self, events: Iterable[Event]) -> None:
+        self._tail.extend(events)
+        if len(self._tail) >= LIVE + BLOCK:
+            self._pack_old()
+
+    def _pack_old(self) -> None:
+        n = (len(self._tail) - LIVE) // BLOCK
+        for k in range(n):
+            self._blocks.append(_pack(self._tail[k * BLOCK:(k + 1) * BLOCK]))
+        del self._tail[:n * BLOCK]
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` events (going back in time drops the rest)."""
+        packed = len(self._blocks) * BLOCK
+        if n >= packed:
+            del self._tail[n - packed:]
+            return
+        b = n // BLOCK
+        self._tail = self._block(b)[:n - b * BLOCK]
+        del self._blocks[b:]
+        self._cache = {k: v for k, v in self._cache.items() if k < b}
+
+    def clear(self) -> None:
+        self.truncate(0)
+
+    # ----- reading --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._blocks) * BLOCK + len(self._tail)
+
+    def __bool__(self) -> bool:
+        return bool(self._tail) or bool(self._blocks)
+
+    def _block(self, b: int) -> list[Event]:
+        """Block ``b`` unpacked; the last few stay cached, so the same event is the same object
+        while it is looked at (views cache what they drew by event identity)."""
+        events = self._cache.pop(b, None)
+        if events is None:
+            events = _unpack(self._blocks[b])
+            if len(self._cache) >= _CACHED_BLOCKS:
+                del self._cache[next(iter(self._cache))]
+        self._cache[b] = events
+        return events
+
+    def __getitem__(self, key):
+        n = len(self)
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            packed = len(self._blocks) * BLOCK
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            if start >= packed or stop <= start:
+                return self._tail[start - packed:stop - packed] if stop > start else []
+            if stop - start <= BLOCK:
+                return list(self.iter_range(start, stop))
+            return EventRange(self, start, stop)
+        i = key.__index__()
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("event index out of range")
+        packed = len(self._blocks) * BLOCK
+        if i >= packed:
+            return self._tail[i - packed]
+        return self._block(i // BLOCK)[i % BLOCK]
+
+    def iter_range(self, start: int, stop: int) -> Iterator[Event]:
+        """Events start..stop-1, block by block (a long read does not evict the cached blocks)."""
+        packed = len(self._blocks) * BLOCK
+        i = start
+        while i < min(stop, packed):
+            b = i // BLOCK
+            events = self._cache.get(b) or _unpack(self._blocks[b])
+            end = min(stop, (b + 1) * BLOCK)
+            yield from events[i - b * BLOCK:end - b * BLOCK]
+            i = end
+        if stop > packed:
+            yield from self._tail[max(0, start - packed):stop - packed]
+
+    def __iter__(self) -> Iterator[Event]:
+        return self.iter_range(0, len(self))
+
+    def __reversed__(self) -> Iterator[Event]:
+        for i in range(len(self) - 1, -1, -1):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (EventLog, EventRange, list, tuple)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __add__(self, other: Iterable[Event]) -> list[Event]:
+        return list(self) + list(other)
+
+    def __radd__(self, other: Iterable[Event]) -> list[Event]:
+        return list(other) + list(self)
+
+    def __repr__(self) -> str:
+        return f"EventLog({len(self)} events, {len(self._blocks)} blocks packed)"
+
+    def packed_bytes(self) -> int:
+        """What the packed blocks hold (for the docs' memory figures)."""
+        return sum(len(b) for b in self._blocks)
+
+
+class EventRange:
+    """A read-only view of events start..stop-1 of an EventLog: a long slice without unpacking it.
+    Reads like a list of Events (len, index, slice, iterate); ``list(r)`` makes one."""
+
+    __slots__ = ("log", "start", "stop")
+
+    def __init__(self, log: EventLog, start: int, stop: int):
+        self.log, self.start, self.stop = log, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __bool__(self) -> bool:
+        return self.stop > self.start
+
+    def __getitem__(self, key):
+        n = len(self)
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return self.log[self.start + start:self.start + max(start, stop)]
+        i = key.__index__()
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("event index out of range")
+        return self.log[self.start + i]
+
+    def __iter__(self) -> Iterator[Event]:
+        return self.log.iter_range(self.start, self.stop)
+
+    def __reversed__(self) -> Iterator[Event]:
+        for i in range(self.stop - 1, self.start - 1, -1):
+            yield self.log[i]
+
+    __eq__ = EventLog.__eq__
+    __add__ = EventLog.__add__
+    __radd__ = EventLog.__radd__
+
+    def __repr__(self) -> str:
+        return f"EventRange({self.start}..{self.stop} of {self.log!r})"

@@ -27,7 +27,7 @@ from typing import Literal
 from . import actions as act
 from .actions import Action, ActionError
 from .config import MachineConfig
-from .events import Event, Kind
+from .events import Event, EventLog, EventRange, Kind
 from .frozen import FrozenMachine, stored_bytes
 from .machine import Machine, Metrics
 
@@ -138,7 +138,7 @@ class Work:
             change = Change(change.action, change.settle, self.steps, change.lesson_step)
         self._commit(change)
 
-    def events(self) -> list[Event]:
+    def events(self) -> list[Event] | EventRange:
         return self.sandbox.events[self.first_event:]
 
     def _commit(self, change: Change) -> None:
@@ -154,7 +154,7 @@ class Sandbox:
                  snapshot_policy: SnapshotPolicy = "cost"):
         self.config = config
         self.machine = Machine(config)
-        self.events: list[Event] = self.machine.take_events()
+        self.events = EventLog(self.machine.take_events())
         self.boot_events = len(self.events)
         self.entries: list[Entry] = []
         self.redo_stack: list[Change] = []
@@ -273,8 +273,7 @@ class Sandbox:
         else:
             self.machine = self._snapshots[base].thaw()
         kept = self.entries[:base]
-        self.events = self.events[:kept[-1].first_event + kept[-1].n_events] if kept else \
-            self.events[:self.boot_events]
+        self.events.truncate(kept[-1].first_event + kept[-1].n_events if kept else self.boot_events)
         replay = [e.change for e in self.entries[base:index]]
         self.entries = kept
         for change in replay:
@@ -297,6 +296,15 @@ class Sandbox:
 
     # ----- reading --------------------------------------------------------------------------
     @property
+    def events(self) -> EventLog:
+        """Every event so far (boot, then each change's): an EventLog, which reads like a list."""
+        return self._events
+
+    @events.setter
+    def events(self, events: EventLog | list[Event]) -> None:
+        self._events = events if isinstance(events, EventLog) else EventLog(events)
+
+    @property
     def position(self) -> int:
         return len(self.entries)
 
@@ -305,7 +313,7 @@ class Sandbox:
         """Applied changes plus those redo would bring back: the timeline's full length."""
         return len(self.entries) + len(self.redo_stack)
 
-    def last_events(self) -> list[Event]:
+    def last_events(self) -> list[Event] | EventRange:
         if not self.entries:
             return self.events[:self.boot_events]
         e = self.entries[-1]
