@@ -94,6 +94,7 @@ class Work:
         self.settles = change.settle or act.ACTIONS[change.action.name].runs_driver
         self.steps = 0
         self.done = False
+        self.redoing = False      # a change brought back from the redo list
         self._cost = time.perf_counter() - started
 
     @property
@@ -136,6 +137,8 @@ class Work:
         change = self.change
         if self.settles:
             change = Change(change.action, change.settle, self.steps, change.lesson_step)
+            if self.redoing and change != self.change:
+                self.sandbox._new_branch()      # the redo list and snapshots assumed the whole settle
         self._commit(change)
 
     def events(self) -> list[Event] | EventRange:
@@ -287,11 +290,22 @@ class Sandbox:
         self.goto(len(self.entries) - 1)
         return True
 
-    def redo(self) -> bool:
+    def begin_redo(self) -> Work | None:
+        """Bring the last undone change back; its settle runs as the returned Work (None: nothing
+        to redo). Cancelling it cuts the settle short, which makes a new branch: the rest of the
+        redo list (and the snapshots of that future) assumed the whole settle and are dropped."""
         self.stop_work()
         if not self.redo_stack:
+            return None
+        work = self.begin(self.redo_stack.pop(), keep_redo=True)
+        work.redoing = True
+        return work
+
+    def redo(self) -> bool:
+        work = self.begin_redo()
+        if work is None:
             return False
-        self.apply_change(self.redo_stack.pop(), keep_redo=True)
+        work.finish()
         return True
 
     # ----- reading --------------------------------------------------------------------------
