@@ -68,7 +68,7 @@ class Event:
 _FIELDS = tuple(Event.__dataclass_fields__)
 _row = attrgetter(*_FIELDS)
 BLOCK = 4096              # events per packed block
-LIVE = 1 << 17            # the newest events stay Python objects; older ones are packed
+LIVE = 1 << 18            # the newest events stay Python objects; older ones are packed
 _CACHED_BLOCKS = 4        # unpacked blocks kept (a view scrolling an old part of the log)
 
 
