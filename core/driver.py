@@ -130,8 +130,9 @@ class Driver:
         end = (self.device.addr + self.usable_region_size) // self.unit_size * self.unit_size
         return min(self.n_units, (end - self.unit_base) // self.unit_size) - 1
 
-    def send(self, req: Req, unit: int = 0, count: int = 0, what: str = "") -> int:
-        """Put one request on the virtqueue and return the driver's rc for the response."""
+    def send(self, req: Req, unit: int = 0, count: int = 0, what: str | tuple = "") -> int:
+        """Put one request on the virtqueue and return the driver's rc for the response.
+        ``what`` says what the request is for: text, or ``(formatter, *args)`` built when read."""
         if req != Req.UNPLUG_ALL and self.config_changed:
             return -EAGAIN
         d = self.device
@@ -141,19 +142,10 @@ class Driver:
         self.requests += 1
         self.guest.clock_tick(REQUEST_SECONDS)
         name = _REQ_NAMES[req]
-        first = d.first_block(addr)
-        if req == Req.UNPLUG_ALL:
-            span = "the whole region"
-        else:
-            span = f"device blocks {first}-{first + nb_blocks - 1}" if nb_blocks > 1 else f"device block {first}"
+        first = d.first_block(addr) if req != Req.UNPLUG_ALL else None
         resp = _RESP_NAMES[ans.resp]
-        text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {resp}"
-        if ans.reason:
-            text += f": {ans.reason}"
-        elif ans.resp == Resp.ACK and req != Req.STATE:
-            text += f"; plugged_size is now {format_size(d.plugged_size)}"
-        if ans.note:
-            text += f" ({ans.note})"
+        plugged = d.plugged_size if not ans.reason and ans.resp == Resp.ACK and req != Req.STATE else -1
+        text = (request_text, name, first, nb_blocks, what, resp, ans.reason, plugged, ans.note)
         self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
                   size=nb_blocks * d.block_size, request=name, response=resp,
                   memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)
@@ -234,9 +226,8 @@ class Driver:
             self.offline_size += self.mem.mb_size
         self.mem.remove_block(mb)
         self.offline_size -= self.mem.mb_size
-        self.emit(Kind.BLOCK_REMOVED, f"memory{self.sid(local_mb)} offlined and removed: sysfs memory"
-                  f"{self.sid(local_mb)} is gone and its {format_size(self.mem.memmap_per_block)} memmap is freed",
-                  memory_block=self.sid(local_mb))
+        sid = self.sid(local_mb)
+        self.emit(Kind.BLOCK_REMOVED, (removed_text, sid, self.mem.memmap_per_block), memory_block=sid)
 
     # ----- the work item ----------------------------------------------------------------
     def step(self) -> bool:
@@ -382,6 +373,34 @@ class Driver:
 
     def reset_state(self) -> None:
         """Forget every block (the guest rebooted)."""
+
+
+def text_of(text: str | tuple) -> str:
+    """An explanation given as text or as ``(formatter, *args)`` (see core.events.Event)."""
+    return text if text.__class__ is str else text[0](*text[1:])
+
+
+def request_text(name: str, first: int | None, nb_blocks: int, what: str | tuple, resp: str, reason: str,
+                 plugged: int, note: str) -> str:
+    """A request event's sentence: what was asked (``first`` None: the whole region), the answer,
+    why (``reason``) or the new plugged_size (``plugged`` >= 0), and a ``note``."""
+    if first is None:
+        span = "the whole region"
+    else:
+        span = f"device blocks {first}-{first + nb_blocks - 1}" if nb_blocks > 1 else f"device block {first}"
+    what = text_of(what)
+    text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {resp}"
+    if reason:
+        text += f": {reason}"
+    elif plugged >= 0:
+        text += f"; plugged_size is now {format_size(plugged)}"
+    if note:
+        text += f" ({note})"
+    return text
+
+
+def removed_text(sid: int, memmap: int) -> str:
+    return f"memory{sid} offlined and removed: sysfs memory{sid} is gone and its {format_size(memmap)} memmap is freed"
 
 
 _REQ_NAMES = {r: r.name for r in Req}

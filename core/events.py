@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pickle
 import zlib
-from dataclasses import asdict, dataclass
 from enum import Enum
 from operator import attrgetter
 from typing import Iterable, Iterator
@@ -35,38 +34,81 @@ class Kind(str, Enum):
     NOTE = "note"                      # narration from a lesson
 
 
-@dataclass(slots=True)
-class Event:
-    """One thing that happened at simulated time ``time`` (seconds). Treated as immutable
-    (not frozen only because frozen dataclasses are slower to build on the hot path)."""
+FIELDS = ("kind", "text", "time", "device", "memory_block", "subblock", "addr", "size", "request", "response",
+          "repeat", "state")
 
-    kind: Kind
-    text: str
-    time: float = 0.0
-    device: str = ""
-    memory_block: int = -1     # sysfs memoryN index, -1 if none
-    subblock: int = -1         # subblock within the memory block, -1 if none
-    addr: int = -1
-    size: int = 0
-    request: str = ""          # PLUG / UNPLUG / UNPLUG_ALL / STATE
-    response: str = ""         # ACK / NACK / BUSY / ERROR
-    repeat: int = 1            # how many identical occurrences this event stands for (one per request;
-    #                            see core.retries and core.kdump)
-    state: str = ""            # a STATE request's answer: PLUGGED / UNPLUGGED / MIXED
+
+class Event:
+    """One thing that happened at simulated time ``time`` (seconds). Treated as immutable.
+
+    Fields (in this order, also positionally): kind, text (the explanation a student reads),
+    time, device, memory_block (sysfs memoryN index, -1 if none), subblock (within the memory
+    block, -1 if none), addr (-1 if none), size, request (PLUG / UNPLUG / UNPLUG_ALL / STATE),
+    response (ACK / NACK / BUSY / ERROR), repeat (how many identical occurrences this event
+    stands for: one per request; see core.retries and core.kdump), state (a STATE request's
+    answer: PLUGGED / UNPLUGGED / MIXED).
+
+    ``text`` may be given as a tuple ``(formatter, *args)``: the sentence is then built from
+    those values the first time someone reads it. A 4 TiB drain emits a hundred thousand
+    events that nobody reads one by one; building their sentences was a tenth of its time.
+    """
+
+    __slots__ = ("kind", "_text", "time", "device", "memory_block", "subblock", "addr", "size", "request",
+                 "response", "repeat", "state")
+
+    def __init__(self, kind: Kind, text, time: float = 0.0, device: str = "", memory_block: int = -1,
+                 subblock: int = -1, addr: int = -1, size: int = 0, request: str = "", response: str = "",
+                 repeat: int = 1, state: str = ""):
+        self.kind = kind
+        self._text = text
+        self.time = time
+        self.device = device
+        self.memory_block = memory_block
+        self.subblock = subblock
+        self.addr = addr
+        self.size = size
+        self.request = request
+        self.response = response
+        self.repeat = repeat
+        self.state = state
+
+    @property
+    def text(self) -> str:
+        t = self._text
+        if t.__class__ is tuple:
+            t = self._text = t[0](*t[1:])
+        return t
 
     def explain(self) -> str:
         return self.text
 
+    def values(self) -> tuple:
+        """Every field in FIELDS order (the text built)."""
+        return (self.kind, self.text, self.time, self.device, self.memory_block, self.subblock, self.addr,
+                self.size, self.request, self.response, self.repeat, self.state)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Event:
+            return NotImplemented
+        return self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]   # equal by value, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return "Event(" + ", ".join(f"{k}={v!r}" for k, v in zip(FIELDS, self.values())) + ")"
+
+    def __reduce__(self):
+        return (Event, self.values())
+
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = dict(zip(FIELDS, self.values()))
         d["kind"] = self.kind.value
         return {k: v for k, v in d.items()
                 if (v not in (-1, "", 0) or k in ("kind", "text", "time")) and not (k == "repeat" and v == 1)}
 
 
 # ----- the event log ---------------------------------------------------------------------------
-_FIELDS = tuple(Event.__dataclass_fields__)
-_row = attrgetter(*_FIELDS)
+_row = attrgetter(*FIELDS)
 BLOCK = 4096              # events per packed block
 LIVE = 1 << 18            # the newest events stay Python objects; older ones are packed
 _CACHED_BLOCKS = 4        # unpacked blocks kept (a view scrolling an old part of the log)
