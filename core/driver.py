@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .device import Req, Resp, VirtioMemDevice
-from .events import Kind
+from .events import Kind, text_formatter, text_of
 from .guest import Guest
 from .memory import Zone
 from .units import GiB, format_size
@@ -132,7 +132,7 @@ class Driver:
 
     def send(self, req: Req, unit: int = 0, count: int = 0, what: str | tuple = "") -> int:
         """Put one request on the virtqueue and return the driver's rc for the response.
-        ``what`` says what the request is for: text, or ``(formatter, *args)`` built when read."""
+        ``what`` says what the request is for: text, or ``(formatter id, *args)`` built when read."""
         if req != Req.UNPLUG_ALL and self.config_changed:
             return -EAGAIN
         d = self.device
@@ -145,7 +145,9 @@ class Driver:
         first = d.first_block(addr) if req != Req.UNPLUG_ALL else None
         resp = _RESP_NAMES[ans.resp]
         plugged = d.plugged_size if not ans.reason and ans.resp == Resp.ACK and req != Req.STATE else -1
-        text = (request_text, name, first, nb_blocks, what, resp, ans.reason, plugged, ans.note)
+        # flat: a tuple inside a tuple keeps the garbage collector tracking it longer
+        text = (REQUEST_TEXT, name, first, nb_blocks, resp, ans.reason, plugged, ans.note) + \
+            ((what,) if what.__class__ is str else what)
         self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
                   size=nb_blocks * d.block_size, request=name, response=resp,
                   memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)
@@ -227,7 +229,7 @@ class Driver:
         self.mem.remove_block(mb)
         self.offline_size -= self.mem.mb_size
         sid = self.sid(local_mb)
-        self.emit(Kind.BLOCK_REMOVED, (removed_text, sid, self.mem.memmap_per_block), memory_block=sid)
+        self.emit(Kind.BLOCK_REMOVED, (REMOVED_TEXT, sid, self.mem.memmap_per_block), memory_block=sid)
 
     # ----- the work item ----------------------------------------------------------------
     def step(self) -> bool:
@@ -375,20 +377,16 @@ class Driver:
         """Forget every block (the guest rebooted)."""
 
 
-def text_of(text: str | tuple) -> str:
-    """An explanation given as text or as ``(formatter, *args)`` (see core.events.Event)."""
-    return text if text.__class__ is str else text[0](*text[1:])
-
-
-def request_text(name: str, first: int | None, nb_blocks: int, what: str | tuple, resp: str, reason: str,
-                 plugged: int, note: str) -> str:
-    """A request event's sentence: what was asked (``first`` None: the whole region), the answer,
-    why (``reason``) or the new plugged_size (``plugged`` >= 0), and a ``note``."""
+def request_text(name: str, first: int | None, nb_blocks: int, resp: str, reason: str, plugged: int, note: str,
+                 *what) -> str:
+    """A request event's sentence: what was asked (``first`` None: the whole region) and what for
+    (``what``: one text, or a lazy text's id and args), the answer, why (``reason``) or the new
+    plugged_size (``plugged`` >= 0), and a ``note``."""
     if first is None:
         span = "the whole region"
     else:
         span = f"device blocks {first}-{first + nb_blocks - 1}" if nb_blocks > 1 else f"device block {first}"
-    what = text_of(what)
+    what = what[0] if len(what) == 1 else text_of(what)
     text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {resp}"
     if reason:
         text += f": {reason}"
@@ -401,6 +399,10 @@ def request_text(name: str, first: int | None, nb_blocks: int, what: str | tuple
 
 def removed_text(sid: int, memmap: int) -> str:
     return f"memory{sid} offlined and removed: sysfs memory{sid} is gone and its {format_size(memmap)} memmap is freed"
+
+
+REQUEST_TEXT = text_formatter(request_text)
+REMOVED_TEXT = text_formatter(removed_text)
 
 
 _REQ_NAMES = {r: r.name for r in Req}

@@ -11,8 +11,8 @@ from enum import IntEnum
 import numpy as np
 
 from .device import Req
-from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run, text_of
-from .events import Kind
+from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run
+from .events import Kind, text_formatter, text_of
 from .memory import WINDOW, Page, Zone
 from .units import format_size
 
@@ -47,11 +47,15 @@ def what_text(sid: int, sb: int, count: int, size: int, suffix: str = "") -> str
     return f"memory{sid} {sbs}, {format_size(size)}{suffix}"
 
 
-def fake_offlined_text(what: tuple, size: int, migrated: int, tries: int) -> str:
+def fake_offlined_text(size: int, migrated: int, tries: int, *what) -> str:
     moved = f"; {migrated} movable pages migrated away first" if migrated else ""
     if tries > 1:
         moved += f"; alloc_contig_range needed {tries} tries (transient references; ZONE_MOVABLE allows 5)"
     return f"{text_of(what)} fake-offlined: pages marked PageOffline, MemTotal drops by {format_size(size)}{moved}"
+
+
+WHAT_TEXT = text_formatter(what_text)
+FAKE_OFFLINED_TEXT = text_formatter(fake_offlined_text)
 
 
 class SbmDriver(Driver):
@@ -90,8 +94,8 @@ class SbmDriver(Driver):
         return what_text(self.sid(mb), sb, count, count * self.unit_size)
 
     def lazy_what(self, mb: int, sb: int, count: int, suffix: str = "") -> tuple:
-        """``what`` as ``(formatter, *args)``, built only when someone reads the event."""
-        return (what_text, self.sid(mb), sb, count, count * self.unit_size, suffix)
+        """``what`` as ``(formatter id, *args)``, built only when someone reads the event."""
+        return (WHAT_TEXT, self.sid(mb), sb, count, count * self.unit_size, suffix)
 
     # ----- memory notifier --------------------------------------------------------------
     def may_online(self, mb: int) -> str:
@@ -334,7 +338,7 @@ class SbmDriver(Driver):
                       memory_block=self.sid(mb), subblock=sb)
             return -EBUSY
         what = self.lazy_what(mb, sb, count)
-        self.emit(Kind.FAKE_OFFLINE, (fake_offlined_text, what, count * self.unit_size, res.migrated, res.tries),
+        self.emit(Kind.FAKE_OFFLINE, (FAKE_OFFLINED_TEXT, count * self.unit_size, res.migrated, res.tries) + what,
                   memory_block=self.sid(mb), subblock=sb, size=count * self.unit_size)
         rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, what)
         if rc:

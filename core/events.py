@@ -8,7 +8,7 @@ import pickle
 import zlib
 from enum import Enum
 from operator import attrgetter
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 
 class Kind(str, Enum):
@@ -34,6 +34,24 @@ class Kind(str, Enum):
     NOTE = "note"                      # narration from a lesson
 
 
+# Explanations built when first read: an event's text may be ``(formatter id, *args)``. The
+# formatter is named by its index here, not referenced, so that the tuple holds only strings,
+# numbers and such tuples: Python's garbage collector then stops tracking it (a 4 TiB drain
+# makes hundreds of thousands of them; tracked, they lengthened every full collection).
+_FORMATTERS: list[Callable[..., str]] = []
+
+
+def text_formatter(fn: Callable[..., str]) -> int:
+    """Register ``fn`` as a formatter of lazy explanations; returns its id for the tuple."""
+    _FORMATTERS.append(fn)
+    return len(_FORMATTERS) - 1
+
+
+def text_of(text: str | tuple) -> str:
+    """An explanation given as text or as ``(formatter id, *args)``."""
+    return text if text.__class__ is str else _FORMATTERS[text[0]](*text[1:])
+
+
 FIELDS = ("kind", "text", "time", "device", "memory_block", "subblock", "addr", "size", "request", "response",
           "repeat", "state")
 
@@ -48,8 +66,8 @@ class Event:
     stands for: one per request; see core.retries and core.kdump), state (a STATE request's
     answer: PLUGGED / UNPLUGGED / MIXED).
 
-    ``text`` may be given as a tuple ``(formatter, *args)``: the sentence is then built from
-    those values the first time someone reads it. A 4 TiB drain emits a hundred thousand
+    ``text`` may be given as a tuple ``(formatter id, *args)`` (see ``text_formatter``): the
+    sentence is then built from those values the first time someone reads it. A 4 TiB drain emits a hundred thousand
     events that nobody reads one by one; building their sentences was a tenth of its time.
     """
 
@@ -76,7 +94,7 @@ class Event:
     def text(self) -> str:
         t = self._text
         if t.__class__ is tuple:
-            t = self._text = t[0](*t[1:])
+            t = self._text = _FORMATTERS[t[0]](*t[1:])
         return t
 
     def explain(self) -> str:
@@ -108,47 +126,57 @@ class Event:
 
 
 # ----- the event log ---------------------------------------------------------------------------
-_row = attrgetter(*FIELDS)
+# An event as the log keeps it: a plain tuple of strings and numbers (the kind by its value, the
+# text as given, possibly still lazy), which the garbage collector stops tracking.
+_row = attrgetter("kind._value_", "_text", *FIELDS[2:])
+_KINDS = {k.value: k for k in Kind}
 BLOCK = 4096              # events per packed block
-LIVE = 1 << 18            # the newest events stay Python objects; older ones are packed
+LIVE = 1 << 18            # the newest events stay unpacked rows; older ones are packed
 _CACHED_BLOCKS = 4        # unpacked blocks kept (a view scrolling an old part of the log)
+_RECENT = 8192            # events of the live part handed out and kept (a view redraws the same ones)
 
 
-def _pack(events: list[Event]) -> bytes:
-    return zlib.compress(pickle.dumps([_row(e) for e in events], protocol=pickle.HIGHEST_PROTOCOL), 1)
+def _event(row: tuple) -> Event:
+    return Event(_KINDS[row[0]], *row[1:])
+
+
+def _pack(rows: list[tuple]) -> bytes:
+    return zlib.compress(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
 def _unpack(blob: bytes) -> list[Event]:
-    return [Event(*row) for row in pickle.loads(zlib.decompress(blob))]
+    return list(map(_event, pickle.loads(zlib.decompress(blob))))
 
 
 class EventLog:
     """Every event of a timeline, in order: a list of Events to its readers, bounded in memory.
 
-    A 4 TiB drain logs millions of events. As Python objects they cost about 450 bytes each and
-    every full pass of the cyclic garbage collector walks them all (pauses of up to 0.8 s). So
-    only the newest ``LIVE`` events stay objects; older ones are packed ``BLOCK`` at a time
-    (their fields pickled and zlib-compressed: about 30 bytes an event) and unpacked again,
-    field for field equal, when someone reads them. Indexing and slicing read like a list:
-    a slice within the live part is a list, a longer one an ``EventRange`` view.
+    A 4 TiB drain logs millions of events. As Event objects they cost about 450 bytes each, and
+    every full pass of Python's cyclic garbage collector walks every one of them (pauses of up
+    to 0.8 s that froze a view). So the log keeps no Event objects: an event is stored as a row,
+    a plain tuple of its values that the collector does not track, and only the newest ``LIVE``
+    rows stay so; older ones are packed ``BLOCK`` at a time (pickled and zlib-compressed:
+    about 30 bytes an event). Reading an event builds an Event equal to the one logged, field
+    for field; the events read last are kept, so a view that draws the same event twice gets
+    the same object. Indexing and slicing read like a list: a slice of up to ``BLOCK`` events
+    is a list, a longer one an ``EventRange`` view that builds events only as they are read.
     """
 
-    __slots__ = ("_blocks", "_tail", "_cache")
+    __slots__ = ("_blocks", "_tail", "_cache", "_recent")
 
     def __init__(self, events: Iterable[Event] = ()):
         self._blocks: list[bytes] = []
-        self._tail: list[Event] = []
+        self._tail: list[tuple] = []
         self._cache: dict[int, list[Event]] = {}
+        self._recent: dict[int, Event] = {}
         self.extend(events)
 
     # ----- writing --------------------------------------------------------------------------
     def append(self, event: Event) -> None:
-        self._tail.append(event)
-        if len(self._tail) >= LIVE + BLOCK:
-            self._pack_old()
+        self.extend((event,))
 
     def extend(self, events: Iterable[Event]) -> None:
-        self._tail.extend(events)
+        self._tail.extend(map(_row, events))
         if len(self._tail) >= LIVE + BLOCK:
             self._pack_old()
 
@@ -157,15 +185,17 @@ class EventLog:
         for k in range(n):
             self._blocks.append(_pack(self._tail[k * BLOCK:(k + 1) * BLOCK]))
         del self._tail[:n * BLOCK]
+        self._recent.clear()
 
     def truncate(self, n: int) -> None:
         """Keep the first ``n`` events (going back in time drops the rest)."""
         packed = len(self._blocks) * BLOCK
+        self._recent = {i: e for i, e in self._recent.items() if i < n}
         if n >= packed:
             del self._tail[n - packed:]
             return
         b = n // BLOCK
-        self._tail = self._block(b)[:n - b * BLOCK]
+        self._tail = pickle.loads(zlib.decompress(self._blocks[b]))[:n - b * BLOCK]
         del self._blocks[b:]
         self._cache = {k: v for k, v in self._cache.items() if k < b}
 
@@ -180,8 +210,7 @@ class EventLog:
         return bool(self._tail) or bool(self._blocks)
 
     def _block(self, b: int) -> list[Event]:
-        """Block ``b`` unpacked; the last few stay cached, so the same event is the same object
-        while it is looked at (views cache what they drew by event identity)."""
+        """Block ``b`` unpacked; the last few stay cached."""
         events = self._cache.pop(b, None)
         if events is None:
             events = _unpack(self._blocks[b])
@@ -190,30 +219,36 @@ class EventLog:
         self._cache[b] = events
         return events
 
+    def _get(self, i: int) -> Event:
+        """Event ``i`` (0 <= i < len), the same object as the last time while it is kept."""
+        packed = len(self._blocks) * BLOCK
+        if i < packed:
+            return self._block(i // BLOCK)[i % BLOCK]
+        e = self._recent.get(i)
+        if e is None:
+            if len(self._recent) >= _RECENT:
+                self._recent.clear()
+            e = self._recent[i] = _event(self._tail[i - packed])
+        return e
+
     def __getitem__(self, key):
         n = len(self)
         if isinstance(key, slice):
             start, stop, step = key.indices(n)
-            packed = len(self._blocks) * BLOCK
             if step != 1:
-                return [self[i] for i in range(start, stop, step)]
-            if start >= packed or stop <= start:
-                return self._tail[start - packed:stop - packed] if stop > start else []
+                return [self._get(i) for i in range(start, stop, step)]
             if stop - start <= BLOCK:
-                return list(self.iter_range(start, stop))
+                return [self._get(i) for i in range(start, stop)]
             return EventRange(self, start, stop)
         i = key.__index__()
         if i < 0:
             i += n
         if not 0 <= i < n:
             raise IndexError("event index out of range")
-        packed = len(self._blocks) * BLOCK
-        if i >= packed:
-            return self._tail[i - packed]
-        return self._block(i // BLOCK)[i % BLOCK]
+        return self._get(i)
 
     def iter_range(self, start: int, stop: int) -> Iterator[Event]:
-        """Events start..stop-1, block by block (a long read does not evict the cached blocks)."""
+        """Events start..stop-1 in order, built as they are read (a long read keeps none)."""
         packed = len(self._blocks) * BLOCK
         i = start
         while i < min(stop, packed):
@@ -223,14 +258,14 @@ class EventLog:
             yield from events[i - b * BLOCK:end - b * BLOCK]
             i = end
         if stop > packed:
-            yield from self._tail[max(0, start - packed):stop - packed]
+            yield from map(_event, self._tail[max(0, start - packed):stop - packed])
 
     def __iter__(self) -> Iterator[Event]:
         return self.iter_range(0, len(self))
 
     def __reversed__(self) -> Iterator[Event]:
         for i in range(len(self) - 1, -1, -1):
-            yield self[i]
+            yield self._get(i)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, (EventLog, EventRange, list, tuple)):
@@ -252,8 +287,9 @@ class EventLog:
 
 
 class EventRange:
-    """A read-only view of events start..stop-1 of an EventLog: a long slice without unpacking it.
-    Reads like a list of Events (len, index, slice, iterate); ``list(r)`` makes one."""
+    """A read-only view of events start..stop-1 of an EventLog: a long slice that builds its
+    events only as they are read. Reads like a list of Events (len, index, slice, iterate);
+    ``list(r)`` makes one."""
 
     __slots__ = ("log", "start", "stop")
 
@@ -278,14 +314,14 @@ class EventRange:
             i += n
         if not 0 <= i < n:
             raise IndexError("event index out of range")
-        return self.log[self.start + i]
+        return self.log._get(self.start + i)
 
     def __iter__(self) -> Iterator[Event]:
         return self.log.iter_range(self.start, self.stop)
 
     def __reversed__(self) -> Iterator[Event]:
         for i in range(self.stop - 1, self.start - 1, -1):
-            yield self.log[i]
+            yield self.log._get(i)
 
     __eq__ = EventLog.__eq__
     __add__ = EventLog.__add__

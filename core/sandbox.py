@@ -33,6 +33,7 @@ from .machine import Machine, Metrics
 
 SNAPSHOT_BUDGET = 256 << 20
 MIN_SNAPSHOT_SECONDS = 0.002
+LOG_EVERY = 128           # driver steps between moves of the machine's new events into the log
 SnapshotPolicy = Literal["cost", "every", "never"]
 
 
@@ -119,6 +120,8 @@ class Work:
                 break
             n += 1
             self.steps += 1
+            if not n % LOG_EVERY:
+                self.sandbox.events.extend(m.take_events())     # into the log: no Event objects pile up
         self.sandbox.events.extend(m.take_events())
         self._cost += time.perf_counter() - started
         if finished:
