@@ -287,7 +287,7 @@ class SbmDriver(Driver):
         whole_failed = False
         if not run.whole_tried:
             run.whole_tried = True
-            if run.nb >= self.sbs_per_mb and row.all():
+            if run.nb >= self.sbs_per_mb and np.count_nonzero(row) == len(row):
                 kinds = self.mem.pages_per_kind(sl)
                 if sum(kinds[:Page.ANON]):
                     whole_failed = True
@@ -377,7 +377,7 @@ class SbmDriver(Driver):
     def _done_with_block(self, run: Run, mb: int) -> None:
         """Leave this block; if nothing is plugged any more, offline and remove it."""
         run.cur = -1
-        if not self.sb_row(mb).any() and int(self.mb_state[mb]) != MbState.UNUSED:
+        if not np.count_nonzero(self.sb_row(mb)) and int(self.mb_state[mb]) != MbState.UNUSED:
             self.set_state(mb, MbState.UNUSED)
             self.remove_block(mb)
         return None

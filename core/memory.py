@@ -29,6 +29,9 @@ from .free_space import FreeSpace
 from .units import PAGE_SIZE, PAGEBLOCK_SIZE
 
 CHUNK_SIZE = PAGEBLOCK_SIZE
+# numpy's reductions without the Python wrappers of ndarray.sum/.any (hot paths on small arrays)
+_add = np.add.reduce
+_count = np.count_nonzero
 PAGES_PER_CHUNK = CHUNK_SIZE // PAGE_SIZE
 MEMMAP_BYTES_PER_PAGE = 64
 PTE_BYTES = 8             # one page-table entry: a page-table page maps page_size / 8 base pages
@@ -268,7 +271,7 @@ class GuestMemory:
 
     def pages_per_kind(self, sl: slice) -> list[int]:
         """How many pages of each kind (Page order) the chunks ``sl`` hold."""
-        return self.pages[:, sl].sum(axis=1).tolist()
+        return _add(self.pages[:, sl], axis=1).tolist()
 
     def unmovable(self, sl: slice | int) -> np.ndarray:
         """Unmovable pages per chunk (int16)."""
@@ -587,7 +590,7 @@ class GuestMemory:
                                      "for unmovable and isolating their pageblock fails", tries=1)
         pins = self.pins[sl]
         tries = 1
-        if pins.any():
+        if _count(pins):
             worst = int(pins.max())
             if worst >= max_tries:
                 pins[:] = np.maximum(pins.astype(np.int16) - max_tries, 0)
@@ -673,7 +676,7 @@ class GuestMemory:
         else:
             idx = np.concatenate([p[2] for p in parts])
             cnt = np.concatenate([p[3] for p in parts])
-        room = int(cnt.sum())
+        room = int(_add(cnt))
         # one key for the whole source range: a device block's chunks share node and zone
         one_key = int(self.mb_device[sl.start // self.chunks_per_mb]) >= 0
         moved_total = 0
@@ -731,7 +734,7 @@ class GuestMemory:
         else:
             self.pages[kind, idx] = self.pages[kind, idx] + put
         if len(parts) == 1:
-            self.zone_used[parts[0][0], parts[0][1]] += int(put.sum())
+            self.zone_used[parts[0][0], parts[0][1]] += int(_add(put))
             return
         starts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
         for (nd, zone, _, _), got in zip(parts, np.add.reduceat(put, starts).tolist()):
