@@ -4,6 +4,7 @@ Views colour and filter events; tests assert on them; the explanation is what a 
 """
 from __future__ import annotations
 
+import gc
 import pickle
 import zlib
 from enum import Enum
@@ -136,8 +137,12 @@ _CACHED_BLOCKS = 4        # unpacked blocks kept (a view scrolling an old part o
 _RECENT = 8192            # events of the live part handed out and kept (a view redraws the same ones)
 
 
-def _event(row: tuple) -> Event:
-    return Event(_KINDS[row[0]], *row[1:])
+def _event(row: tuple | Event) -> Event:
+    return Event(_KINDS[row[0]], *row[1:]) if row.__class__ is tuple else row
+
+
+def _as_row(x: tuple | Event) -> tuple:
+    return x if x.__class__ is tuple else _row(x)
 
 
 def _pack(rows: list[tuple]) -> bytes:
@@ -176,14 +181,16 @@ class EventLog:
         self.extend((event,))
 
     def extend(self, events: Iterable[Event]) -> None:
-        self._tail.extend(map(_row, events))
+        # rows spare the garbage collector; while it is paused (``vmemlab run``) they would
+        # only cost time, so the events stay as they are until they are packed
+        self._tail.extend(map(_row, events) if gc.isenabled() else events)
         if len(self._tail) >= LIVE + BLOCK:
             self._pack_old()
 
     def _pack_old(self) -> None:
         n = (len(self._tail) - LIVE) // BLOCK
         for k in range(n):
-            self._blocks.append(_pack(self._tail[k * BLOCK:(k + 1) * BLOCK]))
+            self._blocks.append(_pack([_as_row(x) for x in self._tail[k * BLOCK:(k + 1) * BLOCK]]))
         del self._tail[:n * BLOCK]
         self._recent.clear()
 
@@ -195,7 +202,7 @@ class EventLog:
             del self._tail[n - packed:]
             return
         b = n // BLOCK
-        self._tail = pickle.loads(zlib.decompress(self._blocks[b]))[:n - b * BLOCK]
+        self._tail = pickle.loads(zlib.decompress(self._blocks[b]))[:n - b * BLOCK]     # rows
         del self._blocks[b:]
         self._cache = {k: v for k, v in self._cache.items() if k < b}
 
