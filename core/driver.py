@@ -148,9 +148,9 @@ class Driver:
         # flat: a tuple inside a tuple keeps the garbage collector tracking it longer
         text = (REQUEST_TEXT, name, first, nb_blocks, resp, ans.reason, plugged, ans.note) + \
             ((what,) if what.__class__ is str else what)
-        self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
-                  size=nb_blocks * d.block_size, request=name, response=resp,
-                  memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)
+        whole = req == Req.UNPLUG_ALL
+        self.guest.emit(Kind.REQUEST, text, d.id, -1 if whole else addr // self.mem.mb_size, -1, -1 if whole else addr,
+                        nb_blocks * d.block_size, name, resp)
         if self.race_pending:
             self.race_pending = False
             self.config_changed = True
@@ -228,8 +228,8 @@ class Driver:
             self.offline_size += self.mem.mb_size
         self.mem.remove_block(mb)
         self.offline_size -= self.mem.mb_size
-        sid = self.sid(local_mb)
-        self.emit(Kind.BLOCK_REMOVED, (REMOVED_TEXT, sid, self.mem.memmap_per_block), memory_block=sid)
+        sid = self.sid0 + local_mb
+        self.guest.emit(Kind.BLOCK_REMOVED, (REMOVED_TEXT, sid, self.mem.memmap_per_block), self.device.id, sid)
 
     # ----- the work item ----------------------------------------------------------------
     def step(self) -> bool:

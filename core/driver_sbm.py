@@ -338,8 +338,9 @@ class SbmDriver(Driver):
                       memory_block=self.sid(mb), subblock=sb)
             return -EBUSY
         what = self.lazy_what(mb, sb, count)
-        self.emit(Kind.FAKE_OFFLINE, (FAKE_OFFLINED_TEXT, count * self.unit_size, res.migrated, res.tries) + what,
-                  memory_block=self.sid(mb), subblock=sb, size=count * self.unit_size)
+        size = count * self.unit_size
+        self.guest.emit(Kind.FAKE_OFFLINE, (FAKE_OFFLINED_TEXT, size, res.migrated, res.tries) + what, self.device.id,
+                        self.sid0 + mb, sb, -1, size)
         rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, what)
         if rc:
             self.mem.fake_online(sl)

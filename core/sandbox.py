@@ -108,21 +108,25 @@ class Work:
         if self.done:
             return True
         m = self.sandbox.machine
-        started = time.perf_counter()
+        log = self.sandbox.events
+        clock = time.perf_counter
+        started = clock()
         deadline = None if seconds is None else started + seconds
+        most = self.change.max_steps
+        step = m.step
         n = 0
         finished = not self.settles
         while not finished:
-            if (steps is not None and n >= steps) or (deadline is not None and n and time.perf_counter() >= deadline):
+            if (steps is not None and n >= steps) or (deadline is not None and n and clock() >= deadline):
                 break
-            if self.remaining == 0 or not m.step():
+            if self.steps == most or not step():
                 finished = True
                 break
             n += 1
             self.steps += 1
             if not n % LOG_EVERY:
-                self.sandbox.events.extend(m.take_events())     # into the log: no Event objects pile up
-        self.sandbox.events.extend(m.take_events())
+                log.extend(m.take_events())     # into the log: no Event objects pile up
+        log.extend(m.take_events())
         self._cost += time.perf_counter() - started
         if finished:
             self._commit(self.change)
