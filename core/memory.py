@@ -705,9 +705,11 @@ class GuestMemory:
                 self.zone_used[node, src_zone] -= gone
                 self.space._lower(node, src_zone, sl.start)
                 self._put(kind, parts, idx, put)
-            cnt = cnt - put
             room -= n
             moved_total += n
+            if not room:
+                break                   # the targets are full: the next kinds get none
+            cnt = cnt - put
         self.migrated_total += moved_total
         if moved_total < total:
             self._put_back(sl, src_zone)
@@ -728,9 +730,10 @@ class GuestMemory:
 
     def _put(self, kind: Page, parts: list, idx: np.ndarray, put: np.ndarray) -> None:
         """Migrated pages arrive at ``idx`` (the targets ``parts`` found, all online)."""
-        if len(idx) == 1:
-            c = int(idx[0])
-            self.pages[kind, c] += int(put[0])
+        if len(idx) <= 4:                                      # the usual few chunks: scalar updates
+            row = self.pages[kind]
+            for c, n in zip(idx.tolist(), put.tolist()):
+                row[c] += n
         else:
             self.pages[kind, idx] = self.pages[kind, idx] + put
         if len(parts) == 1:
