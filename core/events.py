@@ -36,9 +36,10 @@ class Kind(str, Enum):
 
 
 # Explanations built when first read: an event's text may be ``(formatter id, *args)``. The
-# formatter is named by its index here, not referenced, so that the tuple holds only strings,
-# numbers and such tuples: Python's garbage collector then stops tracking it (a 4 TiB drain
-# makes hundreds of thousands of them; tracked, they lengthened every full collection).
+# formatter is named by its index here, not referenced, and the args are strings and numbers
+# (kept flat: a tuple inside stays tracked longer), so Python's garbage collector stops
+# tracking the tuple (a 4 TiB drain makes hundreds of thousands; tracked, they lengthened
+# every full collection).
 _FORMATTERS: list[Callable[..., str]] = []
 
 
@@ -68,8 +69,9 @@ class Event:
     answer: PLUGGED / UNPLUGGED / MIXED).
 
     ``text`` may be given as a tuple ``(formatter id, *args)`` (see ``text_formatter``): the
-    sentence is then built from those values the first time someone reads it. A 4 TiB drain emits a hundred thousand
-    events that nobody reads one by one; building their sentences was a tenth of its time.
+    sentence is then built from those values the first time someone reads it. A 4 TiB drain
+    emits a hundred thousand events that nobody reads one by one; building their sentences
+    was a tenth of its time.
     """
 
     __slots__ = ("kind", "_text", "time", "device", "memory_block", "subblock", "addr", "size", "request",
