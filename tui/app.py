@@ -455,6 +455,7 @@ class VmemLabApp(App):
         self.player.hold_until = None
         if self.player.playing:
             self._fast = False
+            self._redo_all = False                  # play drives what is pending, one request per tick
             self._work_timer.pause()
             self._play_timer.resume()
             self.say(f"playing: one device request per tick ({self.player.speed_text()}); after each lesson "
