@@ -49,6 +49,16 @@ class Session:
         return [i for i, e in enumerate(self.sandbox.entries) if e.change.lesson_step]
 
     @property
+    def own_changes(self) -> int:
+        """Changes on the timeline after the last lesson step: the user's own (0 = the timeline is
+        on the lesson's track, and playing on continues the tour as written)."""
+        entries = self.sandbox.entries
+        for k in range(len(entries) - 1, -1, -1):
+            if entries[k].change.lesson_step:
+                return len(entries) - 1 - k
+        return len(entries)
+
+    @property
     def playing_step(self) -> Step | None:
         """The lesson step whose settle is running in slices right now, if any."""
         w = self.sandbox.work

@@ -34,18 +34,18 @@ class Style:
 
 
 CELL_STYLE: dict[Cell, Style] = {
-    Cell.UNUSED: Style("unused (not plugged)", "·", "#d9d9d9"),
+    Cell.UNUSED: Style("unused (not plugged)", "·", "#ffffff"),
     Cell.PLUGGED: Style("plugged, not added", "P", "#000000"),
     Cell.OFFLINE: Style("offline", "o", "#e69f00"),
-    Cell.OFFLINE_PARTIAL: Style("offline, partly plugged", "◐", "#f0c060"),
-    Cell.KERNEL: Style("online kernel (Normal)", "K", "#d55e00"),
-    Cell.KERNEL_PARTIAL: Style("online kernel, partly plugged", "k", "#f4a582"),
-    Cell.MOVABLE: Style("online movable", "M", "#0072b2"),
-    Cell.MOVABLE_PARTIAL: Style("online movable, partly plugged", "m", "#56b4e9"),
+    Cell.OFFLINE_PARTIAL: Style("offline, partly plugged", "◐", "#f3cf86"),
+    Cell.KERNEL: Style("online kernel (Normal)", "K", "#762a83"),
+    Cell.KERNEL_PARTIAL: Style("online kernel, partly plugged", "k", "#c2a5cf"),
+    Cell.MOVABLE: Style("online movable", "M", "#1b7837"),
+    Cell.MOVABLE_PARTIAL: Style("online movable, partly plugged", "m", "#a6dba0"),
 }
-HIGHLIGHT_STYLE = {
+HIGHLIGHT_STYLE = {          # the colours of the marks below: pink = the step took memory
     "removed": Style("just removed", "x", "#cc79a7"),
-    "offlining": Style("being offlined", "~", "#009e73"),
+    "offlining": Style("being offlined", "~", "#cc79a7"),
 }
 
 
@@ -61,13 +61,19 @@ class Chunk(IntEnum):
 
 
 CHUNK_STYLE: dict[Chunk, Style] = {
-    Chunk.ABSENT: Style("not added (no memmap)", " ", "#f2f2f2"),
-    Chunk.UNPLUGGED: Style("unplugged (PageOffline)", "·", "#bdbdbd"),
+    Chunk.ABSENT: Style("not added (no memmap)", " ", "#ffffff"),
+    Chunk.UNPLUGGED: Style("unplugged (PageOffline)", "·", "#8c8c8c"),
     Chunk.OFFLINE: Style("plugged, offline", "o", "#e69f00"),
     Chunk.FREE: Style("online, free", "□", "#56b4e9"),
     Chunk.MOVABLE: Style("online, movable pages", "▤", "#0072b2"),
-    Chunk.UNMOVABLE: Style("online, unmovable pages", "■", "#d55e00"),
+    Chunk.UNMOVABLE: Style("online, unmovable pages", "■", "#99000d"),
 }
+# How the palettes were chosen (tests/test_web_palette.py checks each rule):
+# - one meaning per colour across both legends: white is "no memory block here" in both, orange
+#   "offline" in both; every other colour appears once;
+# - "not added" and "unplugged" differ by 3.4:1 in contrast (visible on a washed-out projector);
+# - "plugged, offline" and "online, unmovable pages" differ by lightness (3.6:1 also for
+#   deuteranopes), and the glyphs tell every state apart without colour.
 
 
 def block_cells(m: Machine, dev: int) -> np.ndarray:
@@ -234,9 +240,9 @@ class Mark(IntEnum):
     REMOVED = 5       # memoryN offlined and removed: its memmap is freed
 
 
-MARK_STYLE: dict[Mark, Style] = {
-    Mark.PLUGGED: Style("just plugged", "+", "#009e73"),
-    Mark.ADDED: Style("just added", "A", "#009e73"),
+MARK_STYLE: dict[Mark, Style] = {       # yellow: the step gave memory; pink: it took memory
+    Mark.PLUGGED: Style("just plugged", "+", "#f0e442"),
+    Mark.ADDED: Style("just added", "A", "#f0e442"),
     Mark.UNPLUGGED: Style("just unplugged", "-", "#cc79a7"),
     Mark.OFFLINED: Style("just offlined", "~", "#cc79a7"),
     Mark.REMOVED: Style("just removed", "x", "#cc79a7"),
@@ -341,3 +347,112 @@ def local_block(m: Machine, sysfs_id: int) -> tuple[int, int] | None:
 
 def free_pages_note() -> str:
     return f"{PAGES_PER_CHUNK} pages of 4 KiB per 2 MiB chunk"
+
+
+def _block_names(ids: list[int]) -> str:
+    """memory32..memory39, memory41 -- consecutive runs folded; at most a few names."""
+    ids = sorted(set(ids))
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    names = [f"memory{r[0]}" if len(r) == 1 else f"memory{r[0]}..memory{r[-1]}" for r in runs]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more ranges" if len(names) > 3 else "")
+
+
+def change_caption(label: str, events: list[Event], before: Metrics | None, now: Metrics) -> str:
+    """One line for the caption over a map: what the last change (``label``, its ``events``, the
+    numbers ``before`` it and ``now``) asked for and what the driver and Linux did about it."""
+    parts: list[str] = []
+    errors = [e for e in events if e.kind == Kind.ERROR]
+    if errors:
+        return f"{label}: refused, nothing changed ({errors[0].text})"
+    requests: dict[tuple[str, str], int] = {}
+    for e in events:
+        if e.kind == Kind.REQUEST:
+            requests[(e.request, e.response)] = requests.get((e.request, e.response), 0) + 1
+    by_type: dict[str, list[str]] = {}
+    for (req, resp), n in requests.items():
+        by_type.setdefault(req, []).append(f"{n} {resp}")
+    for req, answers in by_type.items():
+        total = sum(int(a.split()[0]) for a in answers)
+        parts.append(f"{total} {req} request{'s' if total > 1 else ''} ({', '.join(answers)})")
+    if before is not None and before.plugged != now.plugged:
+        parts.append(f"plugged {format_size(before.plugged)} -> {format_size(now.plugged)}")
+    elif before is not None and before.requested != now.requested:
+        parts.append(f"requested {format_size(before.requested)} -> {format_size(now.requested)}, "
+                     f"plugged stays {format_size(now.plugged)}")
+    for kind, verb in ((Kind.BLOCK_ADDED, "added"), (Kind.BLOCK_REMOVED, "removed"),
+                       (Kind.BLOCK_OFFLINED, "offlined")):
+        ids = [e.memory_block for e in events if e.kind == kind and e.memory_block >= 0]
+        if ids:
+            n = len(set(ids))
+            parts.append(f"{verb} {n} memory block{'s' if n > 1 else ''} ({_block_names(ids)})")
+    stuck = sum(e.kind == Kind.FAKE_OFFLINE_FAILED for e in events)
+    if stuck:
+        parts.append(f"{stuck} subblock{'s' if stuck > 1 else ''} could not be offlined")
+    return f"{label}: " + ("; ".join(parts) if parts else "no request, no memory block changed")
+
+
+# ----- the Compare tab's pictures ------------------------------------------------------------
+class Guest(IntEnum):
+    """State of a 2 MiB chunk of guest memory, for any of the three compared techniques."""
+
+    ABSENT = 0        # no memory here (not plugged, no DIMM, block not added)
+    HIDDEN = 1        # present but not usable: an unplugged subblock, a chunk wholly in the balloon
+    SPLIT = 2         # partly in the balloon: its host huge page is split
+    USABLE = 3        # memory the guest can use
+
+
+GUEST_STYLE: dict[Guest, Style] = {
+    Guest.ABSENT: Style("no memory (not plugged)", " ", "#ffffff"),
+    Guest.HIDDEN: Style("present, not usable (unplugged, or in the balloon)", "·", "#8c8c8c"),
+    Guest.SPLIT: Style("partly in the balloon (host huge page split)", "▒", "#f4a582"),
+    Guest.USABLE: Style("usable", "■", "#2166ac"),
+}
+
+
+def guest_chunks(mem, balloon: np.ndarray | None = None) -> np.ndarray:
+    """One Guest code per 2 MiB chunk of a guest's memory, in address order (vectorised)."""
+    present = mem.plugged & np.repeat(mem.mb_present, mem.chunks_per_mb)
+    out = np.where(present, Guest.USABLE, Guest.ABSENT).astype(np.uint8)
+    out[np.repeat(mem.mb_present, mem.chunks_per_mb) & ~mem.plugged] = Guest.HIDDEN
+    if balloon is not None:
+        out[(balloon > 0) & present] = Guest.SPLIT
+        out[(balloon >= PAGES_PER_CHUNK) & present] = Guest.HIDDEN
+    return out
+
+
+def fold_mode(codes: np.ndarray, rows: int) -> np.ndarray:
+    """Fold a 1-D array of codes into at most ``rows`` rows, each showing its most common code
+    (a balloon spread thinly over memory shows as split, not as its few usable chunks)."""
+    per = max(1, -(-len(codes) // rows))
+    pad = np.full((-len(codes)) % per, Guest.ABSENT, dtype=codes.dtype)
+    grid = np.concatenate((codes, pad)).reshape(-1, per)
+    counts = np.stack([(grid == c).sum(axis=1) for c in Guest], axis=1)
+    return counts.argmax(axis=1).astype(np.uint8)
+
+
+def compare_maps(session, rows: int = 48, options=None):
+    """``core.compare.compare_session`` and, per technique, its guest memory after every step:
+    (Comparison, {model: array of shape (rows, steps + 1)}), for pictures side by side."""
+    from .compare.compare import CompareOptions, Comparison, Runner
+    from .scenario import Step
+
+    options = options or CompareOptions()
+    runner = Runner(session.scenario.config, options)
+
+    def picture() -> dict[str, np.ndarray]:
+        b = runner.balloon
+        return {"virtio_mem": fold_mode(guest_chunks(runner.vmem.mem), rows),
+                "balloon": fold_mode(guest_chunks(b.mem, b.balloon), rows),
+                "dimm": fold_mode(guest_chunks(runner.dimm.mem), rows)}
+
+    table_rows, columns = [runner.boot_row()], [picture()]
+    for i, action in enumerate(session.sandbox.actions(), start=1):
+        table_rows.append(runner.play(Step(i, action)))
+        columns.append(picture())
+    comparison = Comparison("session", session.scenario.config.seed, options, table_rows, runner.summary)
+    return comparison, {m: np.stack([c[m] for c in columns], axis=1) for m in columns[0]}

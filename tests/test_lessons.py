@@ -106,7 +106,7 @@ def test_examples_readme_documents_every_action_key_expectation_and_mirror():
 # ----- every ask is graded by --quiz --------------------------------------------------------
 def _right_and_wrong(step, graded) -> tuple[str, str]:
     """A prediction the quiz must call RIGHT and one it must call WRONG, from the model's value."""
-    from vmemlab.commands.run import gradable_key
+    from vmemlab.core.quiz import gradable_key
     from vmemlab.core.units import format_size
     key = gradable_key(step.expect)
     assert key is not None, f"step {step.index}: the ask has no expectation the quiz can grade"

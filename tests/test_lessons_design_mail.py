@@ -5,7 +5,7 @@ import pytest
 from vmemlab.core import expect
 from vmemlab.core.scenario import builtin, lesson_files
 from vmemlab.core.units import format_size
-from vmemlab.commands.run import gradable_key
+from vmemlab.core.quiz import gradable_key
 
 LESSONS = [n for n in lesson_files() if int(n[:2]) >= 20]
 CHOICES = {"guest": ("alive", "dead"), "sleep": ("refused", "none"), "driver": expect.DRIVER_STATES}

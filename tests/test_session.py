@@ -265,6 +265,22 @@ def test_change_round_trips_through_a_trace():
         trace_io.change_from_dict({"action": "settle", "settle_steps": -1})
 
 
+def test_own_changes_counts_the_users_changes_after_the_last_lesson_step():
+    s = Session(default())
+    assert s.own_changes == 0
+    s.do("request", size=256 * MiB)
+    assert s.own_changes == 1                       # before any lesson step: everything is the user's
+    s.undo()
+    s.play_lesson_step()
+    assert s.own_changes == 0
+    s.do("grow")
+    s.do("shrink")
+    assert s.own_changes == 2
+    s.undo()
+    s.undo()
+    assert s.own_changes == 0 and s.cursor == 1
+
+
 def test_resume_wraps_an_existing_sandbox_without_booting_again():
     s = Session(default())
     s.play_lesson_step()

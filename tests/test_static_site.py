@@ -13,20 +13,24 @@ from pathlib import Path
 
 import pytest
 
+from vmemlab.core.actions import make
+from vmemlab.core.sandbox import Change
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("playwright.sync_api")
 pytest.importorskip("panel")
 
 from vmemlab.webstatic import browser as site_browser  # noqa: E402
 from vmemlab.webstatic import fetch, pack  # noqa: E402
+from vmemlab.web.links import encode_session  # noqa: E402
 from vmemlab.webstatic.build import build  # noqa: E402
 from vmemlab.webstatic.pack import read_pack  # noqa: E402
+from web_helpers import LIVE_SOURCE, pick, plot_sample, source_js, wrong_pixels  # noqa: E402
 
 READY_TIMEOUT = 300_000   # ms; a cold start on a busy 2-core machine
 ACTION_TIMEOUT = 60_000
 # plugged subblocks in the region map image (codes from core.view.Chunk: OFFLINE and above)
-MAP_CELLS = """() => { const m = window.vmemlabSite.doc.get_model_by_name('vm-region-image');
-    let n = 0; for (const v of m.data.image[0]) if (v >= 2) n++; return n; }"""
+MAP_CELLS = source_js("vm-region-image", "let n = 0; for (const v of m.data.image[0]) if (v >= 2) n++; return n;")
 SHOTS = Path("/tmp/vmemlab-web-shots")
 
 
@@ -108,9 +112,9 @@ def test_lesson_plug_fragment_unplug_offline(served):
     with site_browser.chromium() as b:
         page, errors = open_site(b, served + "index.html?scenario=02_whole_block_removal.toml")
         assert page.evaluate("window.vmemlabSite.state") == "ready", page.evaluate("window.vmemlabSite.error")
-        page.wait_for_selector("text=02 Whole memory blocks go", timeout=ACTION_TIMEOUT)
-        page.locator(".vm-scenario select").select_option("default")
-        page.wait_for_selector("text=A tour of virtio-mem", timeout=ACTION_TIMEOUT)
+        page.wait_for_selector(".vm-lesson-title >> text=02 Whole memory blocks go", timeout=ACTION_TIMEOUT)
+        pick(page, "default")
+        page.wait_for_selector(".vm-lesson-title >> text=A tour of virtio-mem", timeout=ACTION_TIMEOUT)
         assert page.evaluate(MAP_CELLS) == 0
         page.locator(".vm-requested-input input").fill("1G")
         page.locator(".vm-do-request button").click()
@@ -199,3 +203,46 @@ def test_a_browser_without_what_the_site_needs_is_told_so(served, feature, says)
         assert page.evaluate("window.vmemlabSite.state") == "error"
         assert says in page.locator("#vm-loading-text").inner_text()
         assert page.evaluate("window.vmemlabWorker === undefined")       # nothing was started
+
+
+def test_the_classroom_page_in_the_static_site(served):
+    """The same page without a server: a scenario of another shape draws fully; a long settle
+    runs in slices while the page stays responsive (every animation frame comes) and can be
+    cancelled; presentation mode and its shortcuts; a session link."""
+    with site_browser.chromium(viewport={"width": 1366, "height": 900}) as b:
+        page, errors = open_site(b, served + "index.html?scenario=04_own_region_4t.toml&present=1")
+        assert page.evaluate("window.vmemlabSite.state") == "ready", page.evaluate("window.vmemlabSite.error")
+        page.wait_for_function(f"() => {{ const m = ({LIVE_SOURCE})('vm-region-image');"
+                               " return m && m.data.image[0].shape.join() == '512,1024'; }", timeout=ACTION_TIMEOUT)
+        got = plot_sample(page, "vm-region-image")
+        assert got["x"] == [0, 1032.5] and got["y"] == [2080, 32] and not wrong_pixels(got), got
+        page.keyboard.press("f")                                          # presentation mode off
+        page.wait_for_selector(".vm-requested-input input", state="visible", timeout=ACTION_TIMEOUT)
+        pick(page, "17_dimm_slots_4t.toml")                               # 32768 memory blocks of 128 MiB
+        page.wait_for_function(f"() => {{ const m = ({LIVE_SOURCE})('vm-region-image');"
+                               " return m && m.data.dh[0] == 32768; }", timeout=ACTION_TIMEOUT)
+        got = plot_sample(page, "vm-region-image")
+        assert got["x"] == [0, 72.5] and got["y"] == [32800, 32] and not wrong_pixels(got), got
+        page.evaluate("""() => { window.__gaps = []; let last = performance.now();
+            const tick = (t) => { window.__gaps.push(t - last); last = t; if (window.__gaps.length < 100000)
+              requestAnimationFrame(tick); }; requestAnimationFrame(tick); }""")
+        page.locator(".vm-requested-input input").fill("4T")
+        page.locator(".vm-do-request button").click()
+        # the plug stops by itself after ~1,900 requests (the memmap of the 128 MiB blocks needs the
+        # small boot memory), about 1.5 s here: cancel as soon as it can be
+        page.locator(".vm-cancel button:not([disabled])").click(timeout=ACTION_TIMEOUT)
+        page.wait_for_selector(".vm-caption.vm-message >> text=stopped after", timeout=ACTION_TIMEOUT)
+        gaps = page.evaluate("window.__gaps")
+        assert max(gaps) < 1000, max(gaps)                                # the page never froze
+        shot(page, "static-cancelled")
+        page.goto(served + "index.html?scenario=default#" + encode_session("default", [
+            Change(make("request", size=512 << 20), True), Change(make("alloc", size=64 << 20, kind="anon"))]))
+        page.wait_for_function("document.body.dataset.site", timeout=READY_TIMEOUT)
+        page.wait_for_selector(".vm-caption.vm-message >> text=opened the link: 2 changes replayed",
+                               timeout=ACTION_TIMEOUT)
+        wait_map(page, "== 4 * 64")
+        page.keyboard.press("u")
+        wait_map(page, "== 4 * 64")                                       # undo the alloc: still plugged
+        page.keyboard.press("Home")
+        wait_map(page, "== 0")
+        assert b.blocked == [] and b.failed == [] and errors == []

@@ -32,6 +32,20 @@ def test_status_bar_marks_the_numbers_the_last_change_moved():
     assert not any(i.changed for i in items.values())
 
 
+def test_compare_maps_are_the_comparison_and_a_picture_per_technique_and_step():
+    from vmemlab.core.compare import compare_session
+    s = Session()
+    for _ in range(4):
+        s.play_lesson_step()                                # up to 1G, then back to 300M
+    c, maps = view.compare_maps(s, rows=32)
+    assert c.to_dict() == compare_session(s).to_dict()
+    assert set(maps) == {"virtio_mem", "balloon", "dimm"} and all(m.shape == (32, 5) for m in maps.values())
+    usable = {k: (m == view.Guest.USABLE).sum(axis=0) for k, m in maps.items()}
+    assert usable["virtio_mem"][1] > usable["virtio_mem"][0] > 0         # plugged 1 GiB: more usable rows
+    assert (maps["balloon"][:, 0] != view.Guest.ABSENT).all()          # the balloon VM boots with it all
+    assert usable["balloon"][4] < usable["virtio_mem"][4]              # a thin balloon spoils many chunks
+
+
 def test_a_group_shows_the_mark_of_the_blocks_it_shows():
     import numpy as np
 

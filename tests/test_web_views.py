@@ -173,7 +173,7 @@ def test_timeline_scrubber_and_scenario_picker():
     with param.edit_constant(tl.scrubber):
         tl.scrubber.value_throttled = 1
     assert s.sandbox.position == 1 and s.session.cursor == 1 and not tl.redo.disabled
-    others = [n for n in tl.scenario.options if n != "default"]
+    others = [n for n in tl.scenario.options.values() if n != "default"]
     if others:
         tl.scenario.value = others[0]
         assert s.scenario_name == others[0] and s.sandbox.position == 0
@@ -217,3 +217,40 @@ def test_a_view_in_a_hidden_tab_catches_up_when_shown():
     assert tab.pane.object == before                              # nothing computed while hidden
     tab.set_shown(True)
     assert "268435456" in tab.pane.object
+
+
+def test_history_records_every_position_passed_and_never_copies_one_it_did_not_see():
+    from vmemlab.web.app import create_app
+    from vmemlab.web.history import NO_DATA
+    app = create_app(query={"step": ["4"]})                           # steps played while building the page
+    pic = app.history.image.data["image"][0]
+    assert (pic[:, :5] != NO_DATA).all()
+    assert (pic[:2, 1] == view.Cell.MOVABLE).all() and (pic[:, 0] == view.Cell.UNUSED).all()
+    s = app.state
+    s.scrub(0)
+    s.act("request", size="128M")                                     # a new branch ...
+    s.undo()
+    s.scrub(1)
+    assert (app.history.image.data["image"][0][:, 1] != NO_DATA).all()
+    late = SandboxState()                                             # a History that joins mid-way
+    for _ in range(3):
+        late.play_lesson_step()
+    h = HistoryImage(late)
+    pic = h.image.data["image"][0]
+    assert (pic[:, :3] == NO_DATA).all() and (pic[:, 3] != NO_DATA).all()   # grey, not a copy of step 3
+
+
+def test_no_lesson_text_tells_a_browser_user_to_run_a_terminal_command():
+    from vmemlab.web.lesson import LessonPanel
+    from vmemlab.web.state import scenario_names
+    for name in scenario_names():
+        s = SandboxState()
+        s.load(name)
+        panel = LessonPanel(s)
+        texts = [panel.pane.object]
+        for _ in s.session.scenario.steps:
+            s.play_lesson_step(ask_first=False)
+            s.skipped.add(s.session.cursor)
+            panel.update()
+            texts.append(panel.pane.object)
+        assert not any("vmemlab " in t for t in texts), (name, [t for t in texts if "vmemlab " in t][:1])

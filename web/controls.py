@@ -1,10 +1,13 @@
 """Action controls, all built from ``core.actions.ACTIONS``: quick buttons for the common actions
 and a form that offers every action of the registry with its parameters.
 
-Buttons take their tooltip from the action's help text; every click ends in
-``SandboxState.act``, so a refused value shows its message and changes nothing.
+Each tab lists its buttons with the action's help text under them (a hover tooltip would lie over
+the next button); every click ends in ``SandboxState.act``, so a refused value shows its message
+and changes nothing.
 """
 from __future__ import annotations
+
+import html
 
 import panel as pn
 from bokeh.models import CustomJSTickFormatter
@@ -13,7 +16,9 @@ from vmemlab.core.actions import ACTIONS, REQUIRED, Param
 from vmemlab.core.units import MiB, format_size
 
 from .base import View
+from .markup import html_pane
 from .state import SandboxState
+from .widgets import FlexRow, ModelSlider
 
 SIZE_TICKS = CustomJSTickFormatter(code="""
     if (tick >= 1048576) return (tick / 1048576).toFixed(tick % 1048576 ? 2 : 0) + ' TiB';
@@ -22,9 +27,16 @@ SIZE_TICKS = CustomJSTickFormatter(code="""
 
 
 def action_button(name: str, label: str, color: str = "default", **kw) -> pn.widgets.Button:
-    spec = ACTIONS[name]
-    return pn.widgets.Button(label=label, description=spec.help, color=color,
-                             css_classes=[f"vm-do-{name}"], **kw)
+    return pn.widgets.Button(label=label, color=color, css_classes=[f"vm-do-{name}"], **kw)
+
+
+def button_help(*buttons: pn.widgets.Button) -> pn.pane.HTML:
+    """What each button does (the action registry's help text), listed under the buttons."""
+    rows = []
+    for b in buttons:
+        name = next(c for c in b.css_classes if c.startswith("vm-do-"))[len("vm-do-"):]
+        rows.append(f"<li><b>{html.escape(b.label)}</b>: {html.escape(ACTIONS[name].help)}</li>")
+    return html_pane(f'<ul class="vm-button-help">{"".join(rows)}</ul>')
 
 
 def typed(widget: pn.widgets.Widget):
@@ -60,7 +72,7 @@ class ActionForm(View):
     def __init__(self, state: SandboxState, **params):
         self.choice = pn.widgets.Select(label="action", options={f"{s.name}: {s.help}": s.name for s in ACTIONS.values()},
                                         value="request", sizing_mode="stretch_width")
-        self.fields = pn.Row(sizing_mode="stretch_width")
+        self.fields = FlexRow()
         self.apply_button = pn.widgets.Button(label="Apply", color="primary", width=90,
                                               css_classes=["vm-form-apply"])
         self.widgets: dict[str, pn.widgets.Widget] = {}
@@ -78,7 +90,7 @@ class ActionForm(View):
         return self.state.act(self.choice.value, **{k: typed(w) for k, w in self.widgets.items()})
 
     def __panel__(self):
-        return pn.Column(self.choice, pn.Row(self.fields, self.apply_button), sizing_mode="stretch_width")
+        return pn.Column(self.choice, self.fields, self.apply_button, sizing_mode="stretch_width")
 
 
 class HostControls(View):
@@ -86,8 +98,8 @@ class HostControls(View):
     grow/shrink by one memory block, migration, reset and kexec."""
 
     def __init__(self, state: SandboxState, **params):
-        self.slider = pn.widgets.IntSlider(label="requested_size", start=0, end=1, step=1, format=SIZE_TICKS,
-                                           sizing_mode="stretch_width", css_classes=["vm-requested-slider"])
+        self.slider = ModelSlider(label="requested_size", start=0, end=1, step=1, format=SIZE_TICKS,
+                                  sizing_mode="stretch_width", css_classes=["vm-requested-slider"])
         self.size = pn.widgets.TextInput(label="requested_size", placeholder="e.g. 1G, 300M", width=130,
                                          description=ACTIONS["request"].params[0].help, css_classes=["vm-requested-input"])
         self.set_button = action_button("request", "Set", "primary", width=60, align="end")
@@ -97,7 +109,7 @@ class HostControls(View):
         self.reset = action_button("reset", "Reset VM", "warning", width=100)
         self.kexec = action_button("kexec", "kexec", width=80)
         super().__init__(state, **params)
-        self.slider.param.watch(self._slid, "value_throttled")
+        self.slider.on_drag(lambda mib: state.act("request", size=mib * MiB))
         self.size.param.watch(lambda _e: self._typed(), "enter_pressed")
         self.set_button.on_click(lambda _e: self._typed())
         self.grow.on_click(lambda _e: state.act("grow"))
@@ -107,9 +119,6 @@ class HostControls(View):
         self.kexec.on_click(lambda _e: state.act("kexec"))
         self.update()
 
-    def _slid(self, event) -> None:
-        self.state.act("request", size=int(event.new) * MiB)
-
     def _typed(self) -> None:
         if self.state.act("request", size=typed(self.size)):
             self.size.param.update(value="", value_input="")
@@ -117,13 +126,15 @@ class HostControls(View):
     def update(self) -> None:
         d = self.state.machine.devices[0]
         step = max(1, d.block_size // MiB)
-        self.slider.param.update(end=d.region_size // MiB, step=step, value=d.requested_size // MiB,
-                                 label=f"requested_size of {d.id} (steps of {d.block_size // MiB} MiB)")
+        self.slider.show(d.requested_size // MiB, end=d.region_size // MiB, step=step,
+                         label=f"requested_size of {d.id} (steps of {d.block_size // MiB} MiB)")
         self.migration.label = "Stop migration" if d.migrating else "Start migration"
 
     def __panel__(self):
-        return pn.Column(self.slider, pn.Row(self.size, self.set_button, self.grow, self.shrink),
-                         pn.Row(self.migration, self.reset, self.kexec), sizing_mode="stretch_width")
+        return pn.Column(self.slider, FlexRow(self.size, self.set_button, self.grow, self.shrink),
+                         FlexRow(self.migration, self.reset, self.kexec),
+                         button_help(self.grow, self.shrink, self.migration, self.reset, self.kexec),
+                         sizing_mode="stretch_width")
 
 
 class GuestControls(View):
@@ -154,9 +165,11 @@ class GuestControls(View):
         self.offline.on_click(lambda _e: state.act_on_selected("offline"))
 
     def __panel__(self):
-        return pn.Column(pn.Row(self.alloc_size, self.alloc_kind, self.alloc_button, self.free_button),
-                         pn.Row(self.percent, self.fragment),
-                         pn.Row(self.online_type, self.online, self.offline), sizing_mode="stretch_width")
+        return pn.Column(FlexRow(self.alloc_size, self.alloc_kind, self.alloc_button, self.free_button),
+                         FlexRow(self.percent, self.fragment),
+                         FlexRow(self.online_type, self.online, self.offline),
+                         button_help(self.alloc_button, self.free_button, self.fragment, self.online, self.offline),
+                         sizing_mode="stretch_width")
 
 
 class TimeControls(View):
@@ -178,5 +191,6 @@ class TimeControls(View):
         self.retry.on_click(lambda _e: state.act("retry"))
 
     def __panel__(self):
-        return pn.Column(self.auto_settle, pn.Row(self.step, self.settle, self.retry),
-                         pn.Row(self.seconds, self.advance), sizing_mode="stretch_width")
+        return pn.Column(self.auto_settle, FlexRow(self.step, self.settle, self.retry),
+                         FlexRow(self.seconds, self.advance),
+                         button_help(self.step, self.settle, self.retry, self.advance), sizing_mode="stretch_width")

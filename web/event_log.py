@@ -1,4 +1,8 @@
-"""Event log: what the last actions did, newest first, each event with its explanation."""
+"""Event log: what the last steps did, newest first, each event with its explanation.
+
+Steps are numbered by their timeline position, as the scrubber, the History and the Compare tab
+number them; a lesson step says which one it is. A settle that is still running shows as the
+next step with its events so far."""
 from __future__ import annotations
 
 import html
@@ -32,6 +36,12 @@ def events_html(events: list[Event]) -> str:
             + "".join(map(event_html, tail)))
 
 
+def step_name(position: int, change) -> str:
+    """"step 3 (lesson step 3): request size=1G" -- the one numbering of the page."""
+    lesson = f" (lesson step {change.lesson_step})" if change.lesson_step else ""
+    return f"step {position}{lesson}: {html.escape(change.label())}"
+
+
 class EventLog(HtmlView):
     """The refusal message (if any), then the newest actions with their events."""
 
@@ -42,13 +52,17 @@ class EventLog(HtmlView):
         parts = []
         if self.state.message:
             parts.append(f'<div class="vm-message">{html.escape(self.state.message)}</div>')
+        work = self.state.session.work
+        if work is not None:
+            parts.append(f'<div class="vm-step vm-current"><div class="vm-step-head">{step_name(len(sb.entries) + 1, work.change)}'
+                         f' (running: {work.steps:,} driver requests so far)</div><ul>{events_html(work.events())}</ul></div>')
         for k in range(len(sb.entries) - 1, max(-1, len(sb.entries) - 1 - ACTIONS_SHOWN), -1):
             e = sb.entries[k]
-            cls = "vm-step vm-current" if k == len(sb.entries) - 1 else "vm-step"
+            cls = "vm-step vm-current" if k == len(sb.entries) - 1 and work is None else "vm-step"
             body = events_html(sb.events[e.first_event:e.first_event + e.n_events]) or \
                 '<li class="vm-more">nothing happened</li>'
-            parts.append(f'<div class="{cls}"><div class="vm-step-head">step {k + 1}: '
-                         f'{html.escape(e.action.label())}</div><ul>{body}</ul></div>')
+            parts.append(f'<div class="{cls}"><div class="vm-step-head">{step_name(k + 1, e.change)}</div>'
+                         f"<ul>{body}</ul></div>")
         if len(sb.entries) <= ACTIONS_SHOWN:
             parts.append(f'<div class="vm-step"><div class="vm-step-head">boot</div>'
                          f'<ul>{events_html(sb.events[:sb.boot_events])}</ul></div>')

@@ -208,19 +208,22 @@ def release_memory() -> None:
 
 @dataclass
 class MemoryRelease:
-    """``release_memory`` once, a second after the last of a burst of destroyed sessions."""
+    """``release_memory`` a second after the last of a burst of destroyed sessions, and once more
+    ``FOLLOW_UP`` seconds later: a destroyed page's last objects (its websocket connection, Panel's
+    per-session state) become garbage only after Bokeh's and Tornado's own deferred callbacks ran,
+    and memory freed after a trim stays in the process (measured: 100 closed tabs left RSS at
+    153 MiB after one early trim, 102 MiB after a later one)."""
 
     io_loop: object
-    pending: bool = False
+    handles: list = field(default_factory=list)
+
+    QUIET = 1.0
+    FOLLOW_UP = 10.0
 
     def session_destroyed(self, session_context) -> None:
-        if not self.pending:
-            self.pending = True
-            self.io_loop.call_later(1.0, self._run)
-
-    def _run(self) -> None:
-        self.pending = False
-        release_memory()
+        for handle in self.handles:
+            self.io_loop.remove_timeout(handle)
+        self.handles = [self.io_loop.call_later(delay, release_memory) for delay in (self.QUIET, self.FOLLOW_UP)]
 
 
 def bokeh_options(limits: Limits) -> dict:

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vmemlab.arguments import seed
-from vmemlab.core import expect, trace_io
-from vmemlab.core.compare.expectations import prediction_meets
+from vmemlab.core import expect, quiz, trace_io
 from vmemlab.core.events import Kind
 from vmemlab.core.mirrors import qmp_memory_devices
 from vmemlab.core.sandbox import Sandbox
@@ -250,53 +249,13 @@ def run_quiz(sc, stdin: TextIO, verbose: bool = False) -> int:
         print(f"   {step.note}" if step.note else "   (what happened:)")
         print_events(res.events, verbose)
         print_state(sb)
-        key = gradable_key(step.expect)
-        if key is None:
-            print(f"   you said: {prediction or '(nothing)'}; not graded (this step has no expectation to compare)")
-        else:
+        result = quiz.grade(step, prediction, g.state, checks)
+        if result.ok is not None:
             graded += 1
-            actual = expect.actual_value(key, g.state)
-            if key == "block":
-                ok = block_prediction(prediction, step.expect["block"], checks)
-                actual = ", ".join(f"memory{b['id']}" for b in _as_list(step.expect["block"]))
-            elif key == "compare":
-                key, ok = prediction_meets(step.expect["compare"], prediction)
-                actual = next((c.actual for c in checks if c.key == key), "")
-            else:
-                first = str(next(iter(step.expect[key]), "")).upper() if isinstance(step.expect[key], dict) else ""
-                ok = expect.words_match(prediction, key, actual, first)
-            right += ok
-            print(f"   {'RIGHT' if ok else 'WRONG'}: you said {prediction or '(nothing)'}; "
-                  f"{key} is {shown_value(key, actual, checks)}")
+            right += result.ok
+        print(f"   {result.text()}")
         if step.answer:
             print(f"   answer: {step.answer}")
     print(f"\n== score: {right} of {graded} predictions right"
           + (f" ({asked - graded} not graded)" if asked > graded else ""))
     return 0
-
-
-def shown_value(key: str, actual, checks: list[expect.Check]) -> str:
-    """The model's value as a check prints it; for counts only what occurred ("NACK 1")."""
-    if isinstance(actual, dict):
-        return ", ".join(f"{k} {v}" for k, v in actual.items() if v) or "none"
-    return next((c.actual for c in checks if c.key == key), str(actual))
-
-
-def gradable_key(table: dict) -> str | None:
-    """The first expect key a free-text prediction can be compared with."""
-    for key in table:
-        if expect.KEYS[key].kind in ("value", "size", "change", "ids", "counts") or key in ("block", "compare"):
-            return key
-    return None
-
-
-def _as_list(raw) -> list:
-    return raw if isinstance(raw, list) else [raw]
-
-
-def block_prediction(prediction: str, raw, checks: list[expect.Check]) -> bool:
-    """"Which memory block ...?": right if the student names the step's block(s) and they check out."""
-    ids = sorted(b["id"] for b in _as_list(raw))
-    said = sorted(expect.numbers_in(prediction))
-    return said == ids and all(c.ok for c in checks if c.key.startswith("block "))
-
