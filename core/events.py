@@ -136,7 +136,7 @@ _KINDS = {k.value: k for k in Kind}
 BLOCK = 4096              # events per packed block
 LIVE = 1 << 18            # the newest events stay unpacked rows; older ones are packed
 _CACHED_BLOCKS = 4        # unpacked blocks kept (a view scrolling an old part of the log)
-_RECENT = 8192            # events of the live part handed out and kept (a view redraws the same ones)
+_RECENT = 8192            # events of the live part handed out one by one and kept (a view redraws them)
 
 
 def _event(row: tuple | Event) -> Event:
@@ -236,7 +236,7 @@ class EventLog:
         e = self._recent.get(i)
         if e is None:
             if len(self._recent) >= _RECENT:
-                self._recent.clear()
+                del self._recent[next(iter(self._recent))]      # the one handed out longest ago
             e = self._recent[i] = _event(self._tail[i - packed])
         return e
 
@@ -246,8 +246,8 @@ class EventLog:
             start, stop, step = key.indices(n)
             if step != 1:
                 return [self._get(i) for i in range(start, stop, step)]
-            if stop - start <= BLOCK:
-                return [self._get(i) for i in range(start, stop)]
+            if stop - start <= BLOCK:       # built anew: a view re-reading new events keeps no cache busy
+                return list(self.iter_range(start, stop))
             return EventRange(self, start, stop)
         i = key.__index__()
         if i < 0:

@@ -132,3 +132,14 @@ def test_sandbox_time_travel_over_a_packed_log_equals_a_replay(small_blocks):
         pass
     assert [e.text for e in sb.events] == texts
     assert list(sb.last_events()) == list(sb.events[sb.entries[-1].first_event:])
+
+
+def test_an_event_read_by_index_stays_the_same_object_while_new_events_are_read_in_slices():
+    """Views key caches on event identity (the web page's change marks on the first event of the
+    change): reading the new events in slices, however many, does not replace it."""
+    log = EventLog([event(i) for i in range(10)])
+    first = log[0]
+    for k in range(3 * ev._RECENT // 100):
+        log.extend(event(i) for i in range(100))
+        assert len(log[len(log) - 100:]) == 100 and log[0] is first
+
