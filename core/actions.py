@@ -307,37 +307,42 @@ def _fragment(m: Machine, a: dict) -> None:
     _guest_alive(m)
     _node(m, "fragment", a["node"])
     mem = m.mem
-    kernel = mem.chunk_online & np.isin(mem.chunk_zone, (Zone.NORMAL, Zone.DMA32))
+    # only where the kernel zones ever lay (a 64 TiB region onlined to ZONE_MOVABLE is not read)
+    extents = [mem.zone_extent[z] for z in (Zone.NORMAL, Zone.DMA32) if z in mem.zone_extent]
+    lo, hi = (min(e[0] for e in extents), max(e[1] for e in extents)) if extents else (0, 0)
+    at = slice(lo, hi)
+    kernel = mem.chunk_online[at] & np.isin(mem.chunk_zone[at], (Zone.NORMAL, Zone.DMA32))
     if a["node"] is not None:
-        kernel &= mem.chunk_node == a["node"]
+        kernel &= mem.chunk_node[at] == a["node"]
     online_pages = int(kernel.sum()) * PAGES_PER_CHUNK
     pages = int(online_pages * a["percent"] / 100)
-    free = np.where(kernel, PAGES_PER_CHUNK - mem.used(), 0)
+    free = np.where(kernel, PAGES_PER_CHUNK - mem.used(at), 0)
     cand = np.flatnonzero(free)
     if not len(cand) or pages == 0:
         m.emit(Kind.ALLOC, "fragment: no online kernel-zone memory with free pages (ZONE_MOVABLE never "
                "takes unmovable allocations)")
         return
     if a["spread"] == "grouped":
-        before = int(np.count_nonzero(mem.unmovable(slice(None))))
+        before = int(np.count_nonzero(mem.unmovable(at)))
         got = mem.alloc(pages, Page.KERNEL, m.rng, node=a["node"], claim="random")
-        touched = int(np.count_nonzero(mem.unmovable(slice(None)))) - before
+        touched = int(np.count_nonzero(mem.unmovable(at))) - before
         m.emit(Kind.ALLOC, f"fragment: {format_size(got * PAGE_SIZE)} of unmovable kernel pages scattered over "
                f"{touched} more 2 MiB pageblocks: mobility grouping packs them into pageblocks that already hold "
                "unmovable pages, then claims whole free ones (ZONE_MOVABLE never takes unmovable allocations; "
                "the worst case, spread=worst, puts one page into every pageblock)", size=got * PAGE_SIZE)
         return
     # worst case: one page per chunk first, so that a small percentage already touches many pageblocks
+    cand += lo
     first = cand if pages >= len(cand) else np.sort(m.rng.choice(cand, size=pages, replace=False))
-    take = np.zeros(len(mem.plugged), dtype=np.int64)
-    take[first] = 1
+    take = np.zeros(hi - lo, dtype=np.int64)
+    take[first - lo] = 1
     left = pages - len(first)
     if left > 0:
-        room = free[cand] - 1
+        room = free[cand - lo] - 1
         extra = mem.spread(min(left, int(room.sum())), room, m.rng, "random")
-        take[cand] += extra
+        take[cand - lo] += extra
     idx = np.flatnonzero(take)
-    mem.add_pages(Page.KERNEL, idx, take[idx])
+    mem.add_pages(Page.KERNEL, idx + lo, take[idx])
     m.emit(Kind.ALLOC, f"fragment (worst case, not what the buddy allocator does): "
            f"{format_size(int(take.sum()) * PAGE_SIZE)} of unmovable kernel pages "
            f"scattered over {len(idx)} of {len(cand)} free 2 MiB pageblocks in kernel zones "

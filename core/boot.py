@@ -34,8 +34,11 @@ class EventSource:
     clock: Clock = field(default_factory=Clock)
     pending: list[Event] = field(default_factory=list)
 
-    def emit(self, kind: Kind, text: str, **kw) -> None:
-        self.pending.append(Event(kind, text, self.clock.t, **kw))
+    def emit(self, kind: Kind, text, device: str = "", memory_block: int = -1, subblock: int = -1, addr: int = -1,
+             size: int = 0, request: str = "", response: str = "", repeat: int = 1, state: str = "") -> None:
+        """Log an event now (``text``: see core.events.Event); the fields by name, as Event's."""
+        self.pending.append(Event(kind, text, self.clock.t, device, memory_block, subblock, addr, size, request,
+                                  response, repeat, state))
 
     def take_events(self) -> list[Event]:
         out, self.pending = self.pending, []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .device import Req, Resp, VirtioMemDevice
-from .events import Kind
+from .events import Kind, text_formatter, text_of
 from .guest import Guest
 from .memory import Zone
 from .units import GiB, format_size
@@ -130,8 +130,9 @@ class Driver:
         end = (self.device.addr + self.usable_region_size) // self.unit_size * self.unit_size
         return min(self.n_units, (end - self.unit_base) // self.unit_size) - 1
 
-    def send(self, req: Req, unit: int = 0, count: int = 0, what: str = "") -> int:
-        """Put one request on the virtqueue and return the driver's rc for the response."""
+    def send(self, req: Req, unit: int = 0, count: int = 0, what: str | tuple = "") -> int:
+        """Put one request on the virtqueue and return the driver's rc for the response.
+        ``what`` says what the request is for: text, or ``(formatter id, *args)`` built when read."""
         if req != Req.UNPLUG_ALL and self.config_changed:
             return -EAGAIN
         d = self.device
@@ -141,22 +142,15 @@ class Driver:
         self.requests += 1
         self.guest.clock_tick(REQUEST_SECONDS)
         name = _REQ_NAMES[req]
-        first = d.first_block(addr)
-        if req == Req.UNPLUG_ALL:
-            span = "the whole region"
-        else:
-            span = f"device blocks {first}-{first + nb_blocks - 1}" if nb_blocks > 1 else f"device block {first}"
+        first = d.first_block(addr) if req != Req.UNPLUG_ALL else None
         resp = _RESP_NAMES[ans.resp]
-        text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {resp}"
-        if ans.reason:
-            text += f": {ans.reason}"
-        elif ans.resp == Resp.ACK and req != Req.STATE:
-            text += f"; plugged_size is now {format_size(d.plugged_size)}"
-        if ans.note:
-            text += f" ({ans.note})"
-        self.emit(Kind.REQUEST, text, addr=addr if req != Req.UNPLUG_ALL else -1,
-                  size=nb_blocks * d.block_size, request=name, response=resp,
-                  memory_block=addr // self.mem.mb_size if req != Req.UNPLUG_ALL else -1)
+        plugged = d.plugged_size if not ans.reason and ans.resp == Resp.ACK and req != Req.STATE else -1
+        # flat: a tuple inside a tuple keeps the garbage collector tracking it longer
+        text = (REQUEST_TEXT, name, first, nb_blocks, resp, ans.reason, plugged, ans.note) + \
+            ((what,) if what.__class__ is str else what)
+        whole = req == Req.UNPLUG_ALL
+        self.guest.emit(Kind.REQUEST, text, d.id, -1 if whole else addr // self.mem.mb_size, -1, -1 if whole else addr,
+                        nb_blocks * d.block_size, name, resp)
         if self.race_pending:
             self.race_pending = False
             self.config_changed = True
@@ -234,9 +228,8 @@ class Driver:
             self.offline_size += self.mem.mb_size
         self.mem.remove_block(mb)
         self.offline_size -= self.mem.mb_size
-        self.emit(Kind.BLOCK_REMOVED, f"memory{self.sid(local_mb)} offlined and removed: sysfs memory"
-                  f"{self.sid(local_mb)} is gone and its {format_size(self.mem.memmap_per_block)} memmap is freed",
-                  memory_block=self.sid(local_mb))
+        sid = self.sid0 + local_mb
+        self.guest.emit(Kind.BLOCK_REMOVED, (REMOVED_TEXT, sid, self.mem.memmap_per_block), self.device.id, sid)
 
     # ----- the work item ----------------------------------------------------------------
     def step(self) -> bool:
@@ -382,6 +375,34 @@ class Driver:
 
     def reset_state(self) -> None:
         """Forget every block (the guest rebooted)."""
+
+
+def request_text(name: str, first: int | None, nb_blocks: int, resp: str, reason: str, plugged: int, note: str,
+                 *what) -> str:
+    """A request event's sentence: what was asked (``first`` None: the whole region) and what for
+    (``what``: one text, or a lazy text's id and args), the answer, why (``reason``) or the new
+    plugged_size (``plugged`` >= 0), and a ``note``."""
+    if first is None:
+        span = "the whole region"
+    else:
+        span = f"device blocks {first}-{first + nb_blocks - 1}" if nb_blocks > 1 else f"device block {first}"
+    what = what[0] if len(what) == 1 else text_of(what)
+    text = f"{name} {span}{(' (' + what + ')') if what else ''} -> {resp}"
+    if reason:
+        text += f": {reason}"
+    elif plugged >= 0:
+        text += f"; plugged_size is now {format_size(plugged)}"
+    if note:
+        text += f" ({note})"
+    return text
+
+
+def removed_text(sid: int, memmap: int) -> str:
+    return f"memory{sid} offlined and removed: sysfs memory{sid} is gone and its {format_size(memmap)} memmap is freed"
+
+
+REQUEST_TEXT = text_formatter(request_text)
+REMOVED_TEXT = text_formatter(removed_text)
 
 
 _REQ_NAMES = {r: r.name for r in Req}

@@ -12,7 +12,7 @@ import numpy as np
 
 from .device import Req
 from .driver import CONTINUE, ENOMEM, EBUSY, ENOSPC, NEXT, Driver, Run
-from .events import Kind
+from .events import Kind, text_formatter, text_of
 from .memory import WINDOW, Page, Zone
 from .units import format_size
 
@@ -39,6 +39,23 @@ _OFFLINE_STATE = {MbState.KERNEL: MbState.OFFLINE, MbState.MOVABLE: MbState.OFFL
 _PARTIAL = {MbState.KERNEL: MbState.KERNEL_PARTIAL, MbState.MOVABLE: MbState.MOVABLE_PARTIAL,
             MbState.OFFLINE: MbState.OFFLINE_PARTIAL}
 _FULL = {v: k for k, v in _PARTIAL.items()}
+
+
+def what_text(sid: int, sb: int, count: int, size: int, suffix: str = "") -> str:
+    """The subblocks a request or event is about: "memory1024 subblocks 0-63, 128M"."""
+    sbs = f"subblock {sb}" if count == 1 else f"subblocks {sb}-{sb + count - 1}"
+    return f"memory{sid} {sbs}, {format_size(size)}{suffix}"
+
+
+def fake_offlined_text(size: int, migrated: int, tries: int, *what) -> str:
+    moved = f"; {migrated} movable pages migrated away first" if migrated else ""
+    if tries > 1:
+        moved += f"; alloc_contig_range needed {tries} tries (transient references; ZONE_MOVABLE allows 5)"
+    return f"{text_of(what)} fake-offlined: pages marked PageOffline, MemTotal drops by {format_size(size)}{moved}"
+
+
+WHAT_TEXT = text_formatter(what_text)
+FAKE_OFFLINED_TEXT = text_formatter(fake_offlined_text)
 
 
 class SbmDriver(Driver):
@@ -74,8 +91,11 @@ class SbmDriver(Driver):
         self.last_usable_mb = min(self.n_mb, (end - self.seg.addr) // mb) - 1
 
     def what(self, mb: int, sb: int, count: int) -> str:
-        sbs = f"subblock {sb}" if count == 1 else f"subblocks {sb}-{sb + count - 1}"
-        return f"memory{self.sid(mb)} {sbs}, {format_size(count * self.unit_size)}"
+        return what_text(self.sid(mb), sb, count, count * self.unit_size)
+
+    def lazy_what(self, mb: int, sb: int, count: int, suffix: str = "") -> tuple:
+        """``what`` as ``(formatter id, *args)``, built only when someone reads the event."""
+        return (WHAT_TEXT, self.sid(mb), sb, count, count * self.unit_size, suffix)
 
     # ----- memory notifier --------------------------------------------------------------
     def may_online(self, mb: int) -> str:
@@ -150,7 +170,7 @@ class SbmDriver(Driver):
 
     def _plug_and_add(self, run: Run, mb: int) -> str | int:
         count = min(run.nb, self.sbs_per_mb)
-        rc = self.send(Req.PLUG, mb * self.sbs_per_mb, count, self.what(mb, 0, count) + ", new memory block")
+        rc = self.send(Req.PLUG, mb * self.sbs_per_mb, count, self.lazy_what(mb, 0, count, ", new memory block"))
         if rc:
             return rc
         self.set_plugged(mb, 0, count, True)
@@ -267,7 +287,7 @@ class SbmDriver(Driver):
         whole_failed = False
         if not run.whole_tried:
             run.whole_tried = True
-            if run.nb >= self.sbs_per_mb and row.all():
+            if run.nb >= self.sbs_per_mb and np.count_nonzero(row) == len(row):
                 kinds = self.mem.pages_per_kind(sl)
                 if sum(kinds[:Page.ANON]):
                     whole_failed = True
@@ -317,14 +337,10 @@ class SbmDriver(Driver):
                       f"{zone} after {res.tries} {'try' if res.tries == 1 else 'tries'} ({res.reason}); skipped",
                       memory_block=self.sid(mb), subblock=sb)
             return -EBUSY
-        moved = f"; {res.migrated} movable pages migrated away first" if res.migrated else ""
-        if res.tries > 1:
-            moved += (f"; alloc_contig_range needed {res.tries} tries (transient references; ZONE_MOVABLE "
-                      "allows 5)")
-        what = self.what(mb, sb, count)
-        self.emit(Kind.FAKE_OFFLINE, f"{what} fake-offlined: pages marked PageOffline, "
-                  f"MemTotal drops by {format_size(count * self.unit_size)}{moved}",
-                  memory_block=self.sid(mb), subblock=sb, size=count * self.unit_size)
+        what = self.lazy_what(mb, sb, count)
+        size = count * self.unit_size
+        self.guest.emit(Kind.FAKE_OFFLINE, (FAKE_OFFLINED_TEXT, size, res.migrated, res.tries) + what, self.device.id,
+                        self.sid0 + mb, sb, -1, size)
         rc = self.send(Req.UNPLUG, mb * self.sbs_per_mb + sb, count, what)
         if rc:
             self.mem.fake_online(sl)
@@ -362,7 +378,7 @@ class SbmDriver(Driver):
     def _done_with_block(self, run: Run, mb: int) -> None:
         """Leave this block; if nothing is plugged any more, offline and remove it."""
         run.cur = -1
-        if not self.sb_row(mb).any() and int(self.mb_state[mb]) != MbState.UNUSED:
+        if not np.count_nonzero(self.sb_row(mb)) and int(self.mb_state[mb]) != MbState.UNUSED:
             self.set_state(mb, MbState.UNUSED)
             self.remove_block(mb)
         return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .events import Kind
+from .events import Kind, text_formatter
 from .memory import PAGES_PER_CHUNK, GuestMemory, Page, Zone, ZONE_NAMES
 from .onlining import zone_for_online
 from .units import PAGE_SIZE, format_size
@@ -31,6 +31,21 @@ class GuestPolicy:
     auto_movable_ratio: int = 301
     auto_movable_numa_aware: bool = True
     movable_node: bool = False
+
+
+def added_text(sid: int, memmap: str, page: str) -> str:
+    return (f"memory{sid} added as \"System RAM (virtio_mem)\"; its memmap ({memmap}, 64 B per {page} page) "
+            "now uses kernel memory")
+
+
+def onlined_text(sid: int, why: str, zone: str, reason: str, extra: str) -> str:
+    by = f" by {why}" if why else ""
+    return f"memory{sid} onlined{by} to ZONE_{zone.upper()} ({reason}){extra}"
+
+
+# built when read (core.events.Event): a plug adds and onlines tens of thousands of blocks
+ADDED_TEXT = text_formatter(added_text)
+ONLINED_TEXT = text_formatter(onlined_text)
 
 
 class Guest:
@@ -73,11 +88,9 @@ class Guest:
                       f"memory left (above the min watermarks) for its {self._memmap_text} memmap", device=device,
                       memory_block=self.sysfs_id(mb))
             return False
-        self.emit(Kind.BLOCK_ADDED,
-                  f"memory{self.sysfs_id(mb)} added as \"System RAM (virtio_mem)\"; its memmap "
-                  f"({self._memmap_text}, 64 B per {self._page_text} page) now uses kernel memory",
-                  device=device, memory_block=self.sysfs_id(mb), addr=int(mem.mb_phys[mb]) * mem.mb_size,
-                  size=mem.mb_size)
+        sid = self.sysfs_id(mb)
+        self.emit(Kind.BLOCK_ADDED, (ADDED_TEXT, sid, self._memmap_text, self._page_text), device, sid, -1,
+                  sid * mem.mb_size, mem.mb_size)
         if self.policy.auto_online_blocks != "offline":
             self.online(mb, self.policy.auto_online_blocks, why="auto_online_blocks")
         return True
@@ -99,9 +112,8 @@ class Guest:
         plugged = mem.online_block(mb, zone)
         extra = "" if plugged == mem.chunks_per_mb else (
             f"; only its {plugged} plugged 2 MiB chunks go to the buddy, the rest stay PageOffline")
-        by = f" by {why}" if why else ""
-        self.emit(Kind.BLOCK_ONLINED, f"memory{sid} onlined{by} to ZONE_{ZONE_NAMES[zone].upper()} ({reason}){extra}",
-                  device=drv.device.id if drv else "", memory_block=sid)
+        self.emit(Kind.BLOCK_ONLINED, (ONLINED_TEXT, sid, why, ZONE_NAMES[zone], reason, extra),
+                  drv.device.id if drv else "", sid)
         if zone == Zone.NORMAL and drv is not None:
             self.background_kernel_allocs(mb)
         if drv is not None:

@@ -29,6 +29,9 @@ from .free_space import FreeSpace
 from .units import PAGE_SIZE, PAGEBLOCK_SIZE
 
 CHUNK_SIZE = PAGEBLOCK_SIZE
+# numpy's reductions without the Python wrappers of ndarray.sum/.any (hot paths on small arrays)
+_add = np.add.reduce
+_count = np.count_nonzero
 PAGES_PER_CHUNK = CHUNK_SIZE // PAGE_SIZE
 MEMMAP_BYTES_PER_PAGE = 64
 PTE_BYTES = 8             # one page-table entry: a page-table page maps page_size / 8 base pages
@@ -268,7 +271,7 @@ class GuestMemory:
 
     def pages_per_kind(self, sl: slice) -> list[int]:
         """How many pages of each kind (Page order) the chunks ``sl`` hold."""
-        return self.pages[:, sl].sum(axis=1).tolist()
+        return _add(self.pages[:, sl], axis=1).tolist()
 
     def unmovable(self, sl: slice | int) -> np.ndarray:
         """Unmovable pages per chunk (int16)."""
@@ -587,7 +590,7 @@ class GuestMemory:
                                      "for unmovable and isolating their pageblock fails", tries=1)
         pins = self.pins[sl]
         tries = 1
-        if pins.any():
+        if _count(pins):
             worst = int(pins.max())
             if worst >= max_tries:
                 pins[:] = np.maximum(pins.astype(np.int16) - max_tries, 0)
@@ -673,7 +676,7 @@ class GuestMemory:
         else:
             idx = np.concatenate([p[2] for p in parts])
             cnt = np.concatenate([p[3] for p in parts])
-        room = int(cnt.sum())
+        room = int(_add(cnt))
         # one key for the whole source range: a device block's chunks share node and zone
         one_key = int(self.mb_device[sl.start // self.chunks_per_mb]) >= 0
         moved_total = 0
@@ -702,9 +705,11 @@ class GuestMemory:
                 self.zone_used[node, src_zone] -= gone
                 self.space._lower(node, src_zone, sl.start)
                 self._put(kind, parts, idx, put)
-            cnt = cnt - put
             room -= n
             moved_total += n
+            if not room:
+                break                   # the targets are full: the next kinds get none
+            cnt = cnt - put
         self.migrated_total += moved_total
         if moved_total < total:
             self._put_back(sl, src_zone)
@@ -725,13 +730,14 @@ class GuestMemory:
 
     def _put(self, kind: Page, parts: list, idx: np.ndarray, put: np.ndarray) -> None:
         """Migrated pages arrive at ``idx`` (the targets ``parts`` found, all online)."""
-        if len(idx) == 1:
-            c = int(idx[0])
-            self.pages[kind, c] += int(put[0])
+        if len(idx) <= 4:                                      # the usual few chunks: scalar updates
+            row = self.pages[kind]
+            for c, n in zip(idx.tolist(), put.tolist()):
+                row[c] += n
         else:
             self.pages[kind, idx] = self.pages[kind, idx] + put
         if len(parts) == 1:
-            self.zone_used[parts[0][0], parts[0][1]] += int(put.sum())
+            self.zone_used[parts[0][0], parts[0][1]] += int(_add(put))
             return
         starts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
         for (nd, zone, _, _), got in zip(parts, np.add.reduceat(put, starts).tolist()):

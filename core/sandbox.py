@@ -27,12 +27,13 @@ from typing import Literal
 from . import actions as act
 from .actions import Action, ActionError
 from .config import MachineConfig
-from .events import Event, Kind
+from .events import Event, EventLog, EventRange, Kind
 from .frozen import FrozenMachine, stored_bytes
 from .machine import Machine, Metrics
 
 SNAPSHOT_BUDGET = 256 << 20
 MIN_SNAPSHOT_SECONDS = 0.002
+LOG_EVERY = 128           # driver steps between moves of the machine's new events into the log
 SnapshotPolicy = Literal["cost", "every", "never"]
 
 
@@ -94,6 +95,7 @@ class Work:
         self.settles = change.settle or act.ACTIONS[change.action.name].runs_driver
         self.steps = 0
         self.done = False
+        self.redoing = False      # a change brought back from the redo list
         self._cost = time.perf_counter() - started
 
     @property
@@ -106,19 +108,25 @@ class Work:
         if self.done:
             return True
         m = self.sandbox.machine
-        started = time.perf_counter()
+        log = self.sandbox.events
+        clock = time.perf_counter
+        started = clock()
         deadline = None if seconds is None else started + seconds
+        most = self.change.max_steps
+        step = m.step
         n = 0
         finished = not self.settles
         while not finished:
-            if (steps is not None and n >= steps) or (deadline is not None and n and time.perf_counter() >= deadline):
+            if (steps is not None and n >= steps) or (deadline is not None and n and clock() >= deadline):
                 break
-            if self.remaining == 0 or not m.step():
+            if self.steps == most or not step():
                 finished = True
                 break
             n += 1
             self.steps += 1
-        self.sandbox.events.extend(m.take_events())
+            if not n % LOG_EVERY:
+                log.extend(m.take_events())     # into the log: no Event objects pile up
+        log.extend(m.take_events())
         self._cost += time.perf_counter() - started
         if finished:
             self._commit(self.change)
@@ -136,9 +144,11 @@ class Work:
         change = self.change
         if self.settles:
             change = Change(change.action, change.settle, self.steps, change.lesson_step)
+            if self.redoing and change != self.change:
+                self.sandbox._new_branch()      # the redo list and snapshots assumed the whole settle
         self._commit(change)
 
-    def events(self) -> list[Event]:
+    def events(self) -> list[Event] | EventRange:
         return self.sandbox.events[self.first_event:]
 
     def _commit(self, change: Change) -> None:
@@ -154,7 +164,7 @@ class Sandbox:
                  snapshot_policy: SnapshotPolicy = "cost"):
         self.config = config
         self.machine = Machine(config)
-        self.events: list[Event] = self.machine.take_events()
+        self.events = EventLog(self.machine.take_events())
         self.boot_events = len(self.events)
         self.entries: list[Entry] = []
         self.redo_stack: list[Change] = []
@@ -273,8 +283,7 @@ class Sandbox:
         else:
             self.machine = self._snapshots[base].thaw()
         kept = self.entries[:base]
-        self.events = self.events[:kept[-1].first_event + kept[-1].n_events] if kept else \
-            self.events[:self.boot_events]
+        self.events.truncate(kept[-1].first_event + kept[-1].n_events if kept else self.boot_events)
         replay = [e.change for e in self.entries[base:index]]
         self.entries = kept
         for change in replay:
@@ -288,14 +297,34 @@ class Sandbox:
         self.goto(len(self.entries) - 1)
         return True
 
-    def redo(self) -> bool:
+    def begin_redo(self) -> Work | None:
+        """Bring the last undone change back; its settle runs as the returned Work (None: nothing
+        to redo). Cancelling it cuts the settle short, which makes a new branch: the rest of the
+        redo list (and the snapshots of that future) assumed the whole settle and are dropped."""
         self.stop_work()
         if not self.redo_stack:
+            return None
+        work = self.begin(self.redo_stack.pop(), keep_redo=True)
+        work.redoing = True
+        return work
+
+    def redo(self) -> bool:
+        work = self.begin_redo()
+        if work is None:
             return False
-        self.apply_change(self.redo_stack.pop(), keep_redo=True)
+        work.finish()
         return True
 
     # ----- reading --------------------------------------------------------------------------
+    @property
+    def events(self) -> EventLog:
+        """Every event so far (boot, then each change's): an EventLog, which reads like a list."""
+        return self._events
+
+    @events.setter
+    def events(self, events: EventLog | list[Event]) -> None:
+        self._events = events if isinstance(events, EventLog) else EventLog(events)
+
     @property
     def position(self) -> int:
         return len(self.entries)
@@ -305,7 +334,7 @@ class Sandbox:
         """Applied changes plus those redo would bring back: the timeline's full length."""
         return len(self.entries) + len(self.redo_stack)
 
-    def last_events(self) -> list[Event]:
+    def last_events(self) -> list[Event] | EventRange:
         if not self.entries:
             return self.events[:self.boot_events]
         e = self.entries[-1]

@@ -128,6 +128,10 @@ class Session:
     def redo(self) -> bool:
         return self.sandbox.redo()
 
+    def start_redo(self) -> Work | None:
+        """Begin redoing the last undone change; its settle runs in slices (None: nothing to redo)."""
+        return self.sandbox.begin_redo()
+
     def goto(self, index: int) -> None:
         self.sandbox.goto(index)
 

@@ -66,16 +66,19 @@ def parse_size(text: str | int, field: str = "size") -> int:
     return value
 
 
+# the largest unit that divides a number whose lowest set bit is bit s: (suffix, its shift)
+_UNIT_OF_SHIFT = [next((u, a) for u, a in (("T", 40), ("G", 30), ("M", 20), ("K", 10), ("B", 0)) if s >= a)
+                  for s in range(64)]
+
+
 def format_size(n: int) -> str:
     """Exact short form: the largest unit that divides n ("128M", "4G", "130M", "0")."""
     if n == 0:
         return "0"
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    for unit, scale in (("T", TiB), ("G", GiB), ("M", MiB), ("K", KiB)):
-        if n % scale == 0:
-            return f"{sign}{n // scale}{unit}"
-    return f"{sign}{n}B"
+    if n < 0:
+        return "-" + format_size(-n)
+    unit, shift = _UNIT_OF_SHIFT[min((n & -n).bit_length() - 1, 63)]     # from the lowest set bit
+    return f"{n >> shift}{unit}"
 
 
 def readable_size(n: int) -> str:

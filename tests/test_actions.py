@@ -162,3 +162,37 @@ def test_alloc_at_a_full_range_is_refused_not_an_oom():
     with pytest.raises(ActionError, match="alloc.addr: .* free"):
         act.apply(m, act.make("alloc", size="4K", kind="kernel", addr=4 * GiB))
     assert fingerprint(m) == before
+
+
+def _worst_fragment_reading_every_chunk(m: Machine, percent: float) -> None:
+    """The worst-case fragment as it read the whole region before it kept to the kernel zones."""
+    import numpy as np
+
+    from vmemlab.core.memory import PAGES_PER_CHUNK, Page, Zone
+    mem = m.mem
+    kernel = mem.chunk_online & np.isin(mem.chunk_zone, (Zone.NORMAL, Zone.DMA32))
+    pages = int(int(kernel.sum()) * PAGES_PER_CHUNK * percent / 100)
+    free = np.where(kernel, PAGES_PER_CHUNK - mem.used(), 0)
+    cand = np.flatnonzero(free)
+    first = cand if pages >= len(cand) else np.sort(m.rng.choice(cand, size=pages, replace=False))
+    take = np.zeros(len(mem.plugged), dtype=np.int64)
+    take[first] = 1
+    left = pages - len(first)
+    if left > 0:
+        room = free[cand] - 1
+        take[cand] += mem.spread(min(left, int(room.sum())), room, m.rng, "random")
+    idx = np.flatnonzero(take)
+    mem.add_pages(Page.KERNEL, idx, take[idx])
+
+
+@pytest.mark.parametrize("online", ["online", "online_movable"])
+@pytest.mark.parametrize("percent", [0.5, 30.0, 50.0])
+def test_fragment_reads_only_the_kernel_zones_and_places_the_same_pages(online, percent):
+    """fragment reads only the chunks where kernel zones ever lay (0.4 s -> 10 ms at 64 TiB onlined
+    to ZONE_MOVABLE); the pages it places are those reading every chunk placed."""
+    steps = (("request", {"size": "3G"}), ("alloc", {"size": "1G", "kind": "anon"}))
+    a, b = machine(*steps, auto_online_blocks=online), machine(*steps, auto_online_blocks=online)
+    act.apply(a, act.make("fragment", percent=percent, spread="worst"))
+    _worst_fragment_reading_every_chunk(b, percent)
+    assert (a.mem.pages == b.mem.pages).all() and a.rng.bit_generator.state == b.rng.bit_generator.state
+    assert (a.mem.pages[2] > 0).sum() > 0

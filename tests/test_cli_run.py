@@ -143,3 +143,27 @@ def test_quiz_on_a_shipped_lesson_grades_sizes_counts_and_block_names(capsys, mo
     out = capsys.readouterr().out
     assert "RIGHT: you said memory39; block is memory39" in out
     assert out.rstrip().endswith("== score: 4 of 4 predictions right")
+
+
+def test_run_pauses_the_cyclic_gc_but_collects_what_a_reboot_left():
+    """`vmemlab run` pauses Python's cyclic garbage collector while steps play (it walked a 4 TiB
+    step's events over and over), and collects after a step that rebooted: the old guest
+    (a reference cycle with its drivers) is freed, and the collector is on again afterwards."""
+    import gc
+    import weakref
+
+    from vmemlab.commands.run import _cyclic_gc_between_reboots
+    from vmemlab.core.config import DeviceConfig, MachineConfig
+    from vmemlab.core.machine import Machine
+
+    m = Machine(MachineConfig(devices=(DeviceConfig(region_size=1 << 30),)))
+    assert gc.isenabled()
+    with _cyclic_gc_between_reboots() as after_step:
+        assert not gc.isenabled()
+        after_step(m)
+        old = weakref.ref(m.guest)
+        m.reboot(reset_devices=True)
+        assert old() is not None           # a cycle: only the collector frees it
+        after_step(m)
+        assert old() is None
+    assert gc.isenabled()

@@ -106,3 +106,34 @@ def test_out_of_range_options_are_refused_by_name(name, args, message):
     with pytest.raises(ActionError, match=message.replace("(", r"\(")):
         sb.do(name, **args)
     assert sb.machine.metrics() == before and len(sb.entries) == n
+
+
+def test_redo_runs_as_work_and_a_cancelled_redo_starts_a_new_branch():
+    """A redo's settle runs in slices like any Work; stopped early it is recorded as cut short,
+    and the redo list (which assumed the whole settle) is gone: every state still equals a replay."""
+    from test_session import assert_equals_replay
+    from vmemlab.core.actions import make
+
+    for policy in ("every", "cost", "never"):
+        sb = Sandbox(MachineConfig(seed=2, devices=(DeviceConfig(region_size=2 * GiB),)), snapshot_policy=policy)
+        sb.apply(make("request", size="1G"), settle=True)
+        sb.apply(make("request", size="256M"), settle=True)
+        sb.apply(make("note", text="after"))
+        full = [e.text for e in sb.events]
+        sb.goto(1)
+        work = sb.begin_redo()
+        assert work is not None and sb.work is work and not work.run(steps=3)
+        assert sb.position == 1 and len(sb.redo_stack) == 1      # not on the timeline until it ends
+        assert work.run()
+        assert sb.position == 2 and [e.text for e in sb.events] == full[:len(sb.events)]
+        assert sb.redo() and [e.text for e in sb.events] == full
+        sb.goto(1)
+        work = sb.begin_redo()
+        work.run(steps=5)
+        sb.stop_work()
+        assert sb.changes()[-1].max_steps == 5 and not sb.redo_stack
+        assert_equals_replay(sb)
+        sb.goto(1)
+        assert sb.begin_redo().finish() and sb.changes()[-1].max_steps == 5
+        assert_equals_replay(sb)
+    assert Sandbox(MachineConfig()).begin_redo() is None

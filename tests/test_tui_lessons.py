@@ -8,6 +8,7 @@ from textual import events
 
 from helpers import fingerprint
 from tui_helpers import SIZE, make_app, replayed, screen_text, wait_for
+from vmemlab.core.actions import make
 from vmemlab.core.config import DeviceConfig, MachineConfig
 from vmemlab.core.events import Kind
 from vmemlab.core.scenario import Scenario, builtin, default
@@ -132,6 +133,50 @@ def test_a_long_settle_stays_live_and_escape_stops_it_consistently():
             assert 0 < m.devices[0].plugged_size < 4 << 40
             assert fingerprint(m) == fingerprint(replayed(app.session.sandbox).machine)
             assert f"settle stopped after {change.max_steps} driver steps" in screen_text(app)
+    run(go())
+
+
+def test_redo_of_a_long_settle_runs_in_slices_and_escape_stops_it_consistently():
+    """Redoing a 1 TiB plug (its settle about half a second) runs in slices like play: the
+    screen shows progress, keys are handled, Esc stops at the next request; the redo is then
+    recorded as cut short (a new branch: the redo list is gone) and equals a replay."""
+    async def go():
+        config = MachineConfig(boot_memory=16 * GiB, devices=(DeviceConfig(region_size=1 * TiB),))
+        app = make_app(scenario=Scenario("1 TiB", "", config, []))
+        app.session.apply(make("request", size="1T"), settle=True)
+        app.session.apply(make("note", text="later"))
+        app.session.goto(0)
+        async with app.run_test(size=SIZE) as pilot:
+            app.post_message(events.Key("ctrl+y", None))
+            await wait_for(pilot, lambda: app.session.work is not None and app.session.work.steps > 5)
+            assert app.session.work.redoing and app.session.sandbox.position == 0
+            assert "settling:" in screen_text(app) and "Esc stops" in screen_text(app)
+            app.post_message(events.Key("escape", "\x1b"))
+            await wait_for(pilot, lambda: app.session.work is None, tries=50)
+            sb = app.session.sandbox
+            change = sb.changes()[-1]
+            assert sb.position == 1 and change.max_steps is not None and not sb.redo_stack
+            m = app.session.machine
+            assert 0 < m.devices[0].plugged_size < 1 << 40
+            assert fingerprint(m) == fingerprint(replayed(sb).machine)
+            assert f"settle stopped after {change.max_steps} driver steps" in screen_text(app)
+    run(go())
+
+
+def test_scrubbing_to_the_end_redoes_everything_in_slices():
+    async def go():
+        config = MachineConfig(boot_memory=16 * GiB, devices=(DeviceConfig(region_size=1 * TiB),))
+        app = make_app(scenario=Scenario("1 TiB", "", config, []))
+        app.session.apply(make("note", text="first"))
+        app.session.apply(make("request", size="1T"), settle=True)
+        app.session.apply(make("note", text="last"))
+        want = fingerprint(app.session.machine)
+        app.session.goto(0)
+        async with app.run_test(size=SIZE) as pilot:
+            app.post_message(events.Key("right_curly_bracket", "}"))
+            await wait_for(pilot, lambda: app.session.work is not None and app.session.work.steps > 5)
+            await wait_for(pilot, lambda: app.session.sandbox.position == 3 and app.session.work is None, tries=500)
+            assert fingerprint(app.session.machine) == want and not app.session.sandbox.redo_stack
     run(go())
 
 

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vmemlab.core.units import GiB, MiB, SizeError, format_size, human, parse_size, readable_size
 
@@ -46,3 +48,15 @@ def test_parse_size_refuses_huge_and_non_ascii_sizes_in_one_short_line(bad, word
 
 def test_parse_size_upper_limit_is_inclusive():
     assert parse_size((1 << 64) - 1) == (1 << 64) - 1
+
+
+@given(st.integers(0, (1 << 64) - 1), st.booleans())
+def test_format_size_names_the_largest_unit_that_divides_exactly(n, negative):
+    """format_size reads the unit off the lowest set bit: the same text as dividing unit by unit."""
+    text = format_size(-n if negative else n)
+    expected = "0" if n == 0 else next(f"{'-' * negative}{n // scale}{unit}" for unit, scale in
+                                       (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1))
+                                       if n % scale == 0)
+    assert text == expected
+    if not negative:
+        assert parse_size(text) == n

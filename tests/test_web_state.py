@@ -97,19 +97,19 @@ def test_a_long_settle_runs_in_slices_and_cancel_keeps_a_replayable_state():
     from vmemlab.core import trace_io
     from vmemlab.core.config import DeviceConfig, MachineConfig
     from vmemlab.core.scenario import Scenario
-    cfg = MachineConfig(boot_memory=8 * GiB, devices=(DeviceConfig(region_size=256 * GiB),))
+    cfg = MachineConfig(boot_memory=8 * GiB, devices=(DeviceConfig(region_size=1024 * GiB),))
     s = SandboxState(Session(Scenario("big", "", cfg, [])))
     calls = []
     s.scheduler = calls.append                                     # the page's event loop, by hand
-    s.act("request", size="256G")
-    assert s.busy and calls and s.working.startswith("request size=256G")
+    s.act("request", size="1T")                                    # 8192 blocks: more than two slices
+    assert s.busy and calls and s.working.startswith("request size=1T")
     assert s.sandbox.position == 0                                 # not on the timeline until done
     s.pump()
     done = s.session.work.steps
     assert 0 < done and s.version >= 1
     assert s.cancel() and not s.busy and "stopped after" in s.message
     plugged = s.machine.devices[0].plugged_size
-    assert 0 < plugged < 256 * GiB and s.sandbox.position == 1
+    assert 0 < plugged < 1024 * GiB and s.sandbox.position == 1
     replayed = trace_io.replay(trace_io.session_trace(s.session))
     assert replayed.identical and replayed.sandbox.machine.devices[0].plugged_size == plugged
     assert s.undo() and s.machine.devices[0].plugged_size == 0     # one undo takes the whole gesture

@@ -97,6 +97,7 @@ class VmemLabApp(App):
         self.follow = False
         self.saved_to: Path | None = None          # where the last quit or crash saved the session
         self._fast = False                          # a pending Work runs in slices (not by play)
+        self._redo_all = False                      # scrubbing to the end: redo the next when one ends
         self._painted = 0.0
         self._marks_key: tuple | None = None
         self._marks = np.zeros(0, dtype=np.uint8)
@@ -319,6 +320,10 @@ class VmemLabApp(App):
             self.say(f"lesson step {step}: {what}: {plural(len(events), 'event')}")
         else:
             self.say(f"{work.change.label()}: {plural(len(events), 'event')}")
+        if self._redo_all and work.redoing:
+            self._redo(all_of_it=True)
+            return
+        self._redo_all = False
         self.refresh_views()
 
     def auto_args(self, name: str) -> dict:
@@ -383,25 +388,39 @@ class VmemLabApp(App):
         self._moved("undone" if self.session.undo() else "nothing to undo")
 
     def action_redo(self) -> None:
-        self._moved("redone" if self.session.redo() else "nothing to redo")
+        self._redo()
+
+    def _redo(self, all_of_it: bool = False) -> None:
+        """Redo runs its settle in slices like any other (a redone 4 TiB plug takes seconds):
+        the screen stays live and Esc stops it. ``all_of_it``: then the next one, to the end."""
+        self.player.hold_until = None
+        self._redo_all = all_of_it
+        while True:
+            work = self.session.start_redo()
+            if work is None:
+                self._redo_all = False
+                self._moved(f"timeline at action {self.session.sandbox.position}" if all_of_it else "nothing to redo")
+                return
+            if not all_of_it or not work.run(seconds=SLICE):
+                self._run(work, f"redo: {work.change.action.label()}")    # a long one: _finished goes on
+                return
 
     def action_scrub(self, delta: int) -> None:
         """One action back (goto) or forward (redo) on the timeline."""
         sb = self.session.sandbox
-        if delta < 0 and sb.position:
+        if delta > 0:
+            self._redo()
+            return
+        if sb.position:
             self.session.goto(sb.position - 1)
-        elif delta > 0:
-            self.session.redo()
         self._moved(f"timeline at action {sb.position}")
 
     def action_scrub_to(self, where: str) -> None:
-        sb = self.session.sandbox
         if where == "start":
             self.session.goto(0)
+            self._moved(f"timeline at action {self.session.sandbox.position}")
         else:
-            while self.session.redo():
-                pass
-        self._moved(f"timeline at action {sb.position}")
+            self._redo(all_of_it=True)
 
     def action_restart_lesson(self) -> None:
         self.session.goto(0)
@@ -433,6 +452,7 @@ class VmemLabApp(App):
         self.player.hold_until = None
         if self.player.playing:
             self._fast = False
+            self._redo_all = False                  # play drives what is pending, one request per tick
             self._work_timer.pause()
             self._play_timer.resume()
             self.say(f"playing: one device request per tick ({self.player.speed_text()}); after each lesson "
@@ -456,6 +476,7 @@ class VmemLabApp(App):
         if work is None:
             return
         self._fast = False
+        self._redo_all = False
         self._work_timer.pause()
         if self.player.playing:
             self.action_play()
