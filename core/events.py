@@ -155,6 +155,24 @@ def _unpack(blob: bytes) -> list[Event]:
     return list(map(_event, pickle.loads(zlib.decompress(blob))))
 
 
+def _count_kinds(rows: Iterable[tuple | Event]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        k = r[0] if r.__class__ is tuple else r.kind.value
+        counts[k] = counts.get(k, 0) + 1
+    return counts
+
+
+def kind_counts(events: EventLog | EventRange | list[Event]) -> dict[str, int]:
+    """Events per kind value, in order of first appearance within each part; a log or a range of
+    one counts without building events."""
+    if isinstance(events, EventLog):
+        return events.kind_counts(0, len(events))
+    if isinstance(events, EventRange):
+        return events.log.kind_counts(events.start, events.stop)
+    return _count_kinds(events)
+
+
 class EventLog:
     """Every event of a timeline, in order: a list of Events to its readers, bounded in memory.
 
@@ -169,10 +187,11 @@ class EventLog:
     is a list, a longer one an ``EventRange`` view that builds events only as they are read.
     """
 
-    __slots__ = ("_blocks", "_tail", "_cache", "_recent")
+    __slots__ = ("_blocks", "_kinds", "_tail", "_cache", "_recent")
 
     def __init__(self, events: Iterable[Event] = ()):
         self._blocks: list[bytes] = []
+        self._kinds: list[dict[str, int]] = []      # per packed block: events per kind value
         self._tail: list[tuple] = []
         self._cache: dict[int, list[Event]] = {}
         self._recent: dict[int, Event] = {}
@@ -192,7 +211,9 @@ class EventLog:
     def _pack_old(self) -> None:
         n = (len(self._tail) - LIVE) // BLOCK
         for k in range(n):
-            self._blocks.append(_pack([_as_row(x) for x in self._tail[k * BLOCK:(k + 1) * BLOCK]]))
+            rows = [_as_row(x) for x in self._tail[k * BLOCK:(k + 1) * BLOCK]]
+            self._kinds.append(_count_kinds(rows))
+            self._blocks.append(_pack(rows))
         del self._tail[:n * BLOCK]
         self._recent.clear()
 
@@ -206,6 +227,7 @@ class EventLog:
         b = n // BLOCK
         self._tail = pickle.loads(zlib.decompress(self._blocks[b]))[:n - b * BLOCK]     # rows
         del self._blocks[b:]
+        del self._kinds[b:]
         self._cache = {k: v for k, v in self._cache.items() if k < b}
 
     def clear(self) -> None:
@@ -271,6 +293,26 @@ class EventLog:
 
     def __iter__(self) -> Iterator[Event]:
         return self.iter_range(0, len(self))
+
+    def kind_counts(self, start: int, stop: int) -> dict[str, int]:
+        """Events per kind value among events start..stop-1, without building them: whole packed
+        blocks were counted when packed (a view summarising the middle of a 2-million-event
+        step read every event, 1.4 s per repaint)."""
+        counts: dict[str, int] = {}
+        packed = len(self._blocks) * BLOCK
+        i = start
+        while i < min(stop, packed):
+            b = i // BLOCK
+            end = min(stop, (b + 1) * BLOCK)
+            part = self._kinds[b] if end - i == BLOCK else \
+                _count_kinds(pickle.loads(zlib.decompress(self._blocks[b]))[i - b * BLOCK:end - b * BLOCK])
+            for k, n in part.items():
+                counts[k] = counts.get(k, 0) + n
+            i = end
+        if stop > packed:
+            for k, n in _count_kinds(self._tail[max(0, start - packed):stop - packed]).items():
+                counts[k] = counts.get(k, 0) + n
+        return counts
 
     def __reversed__(self) -> Iterator[Event]:
         for i in range(len(self) - 1, -1, -1):

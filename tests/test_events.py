@@ -62,8 +62,13 @@ def test_log_reads_like_the_list_it_stands_for(small_blocks, script):
             else:
                 with pytest.raises(IndexError):
                     log[a]
+            start, stop, _ = slice(a, b).indices(len(ref))
+            want = ev._count_kinds(ref[a:b])
+            assert log.kind_counts(start, max(start, stop)) == want and list(want) == list(log.kind_counts(start, max(start, stop)))
+            assert ev.kind_counts(log) == ev.kind_counts(ref)
             part = log[a:]
             if isinstance(part, EventRange):
+                assert ev.kind_counts(part) == ev.kind_counts(ref[a:])
                 assert list(part[1:b]) == ref[a:][1:b] and list(reversed(part)) == ref[a:][::-1]
         assert len(log) == len(ref) and bool(log) == bool(ref)
         assert list(log) == ref and list(reversed(log)) == ref[::-1] and log == ref

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from vmemlab.core.events import Event, Kind
+from vmemlab.core.events import Event, Kind, kind_counts
 
 from .base import HtmlView
 
@@ -28,9 +28,7 @@ def events_html(events: list[Event]) -> str:
         return "".join(map(event_html, events))
     head, tail = events[:EVENTS_PER_ACTION // 2], events[-EVENTS_PER_ACTION // 2:]
     middle = events[len(head):-len(tail)]
-    counts: dict[str, int] = {}
-    for e in middle:
-        counts[e.kind.value] = counts.get(e.kind.value, 0) + 1
+    counts = kind_counts(middle)
     summary = ", ".join(f"{k} x{n}" for k, n in counts.items())
     return ("".join(map(event_html, head)) + f'<li class="vm-more">... {len(middle)} more events ({summary}) ...</li>'
             + "".join(map(event_html, tail)))
