@@ -23,3 +23,15 @@ def movable_machine() -> Machine:
 @pytest.fixture
 def normal_machine() -> Machine:
     return Machine(trace_like(auto_online_blocks="online"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """`vmemlab serve` on a free port and an offline chromium, one pair per browser test module:
+    yields (browser, base URL)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from web_helpers import launch, served
+    with served() as base, sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b, base
+        b.close()

@@ -7,22 +7,14 @@ import re
 
 import pytest
 
-from web_helpers import OfflinePage, launch, served, shot
+from web_helpers import OfflinePage, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 # plugged subblocks in the region map image (codes from core.view.Chunk: OFFLINE and above)
 MAP_CELLS = """() => { const m = Bokeh.documents[0].get_model_by_name('vm-region-image');
     let n = 0; for (const v of m.data.image[0]) if (v >= 2) n++; return n; }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with served() as base, sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b, base
-        b.close()
 
 
 def tab(page, title: str) -> None:

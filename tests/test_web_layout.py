@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from web_helpers import LAYOUT_CHECK, OfflinePage, launch, open_page, overlaps, served, shot, tab
+from web_helpers import LAYOUT_CHECK, OfflinePage, open_page, overlaps, shot, tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 # Headless chromium draws no scrollbar; a desktop browser's takes 15 px of the width.
 SCROLLBAR = 15
@@ -21,14 +21,6 @@ SCREENS = {
     "tablet-820x1180": dict(width=820, height=1180, has_touch=True, is_mobile=True),
     "zoom150-1366x768": dict(width=911, height=512, device_scale_factor=1.5),   # 1366x768 at 150 %
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with served() as base, sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b, base
-        b.close()
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))

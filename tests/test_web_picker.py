@@ -16,11 +16,11 @@ from vmemlab.core.session import Session
 from vmemlab.web import grid
 from vmemlab.web.region_map import MARKS_GAP, MARKS_WIDTH, STRIP_GAP, STRIP_WIDTH
 from vmemlab.web.state import load_scenario, scenario_names
-from web_helpers import (LIVE_SOURCE, OfflinePage, drag_slider, launch, open_page, pick, plot_sample, served, shot,
+from web_helpers import (LIVE_SOURCE, OfflinePage, drag_slider, open_page, pick, plot_sample, shot,
                          source_js, wrong_pixels)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 # plugged subblocks in the region map image (codes from core.view.Chunk: OFFLINE and above)
 MAP_CELLS = source_js("vm-region-image", "let n = 0; for (const v of m.data.image[0]) if (v >= 2) n++; return n;")
 
@@ -49,14 +49,6 @@ def shape_walk(names: list[str], shapes: dict[str, dict]) -> list[str]:
         todo.discard((here, nxt))
         walk.append(nxt)
     return walk
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with served() as base, sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b, base
-        b.close()
 
 
 def test_every_lesson_draws_fully_after_every_other_shape(browser):
