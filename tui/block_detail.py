@@ -114,7 +114,8 @@ class BlockDetail(QuietStatic):
         self.border_title = f"block {info['name']}"
         width = self.content_size.width or 64
         group = columns_per_tile(len(info["cells"]), width - 8, self.max_rows())
-        per = f"1 {unit}" if group == 1 else f"{group} {unit}s (most restrictive)"
+        times = " x " if unit[0].isdigit() else " "             # "4 x 2 MiB chunks", "4 subblocks"
+        per = f"one {unit}" if group == 1 else f"{group}{times}{unit}s (most restrictive)"
         self.border_subtitle = f"a column = {per} · used = pages in use"
         self._info, self._unit = info, unit
         self.show_text(render_block(info, width, unit, self.max_rows()))
