@@ -252,7 +252,7 @@ class RegionMap(View):
         how = f" ({html.escape(unit.note)})" if unit.note else ""
         self.title.object = (f"<p><b>{html.escape(d.id)}</b>: region {human(d.region_size)} at {d.addr:#x}, "
                              f"{nums.n} memory blocks of {human(nums.mb_size)} x "
-                             f"{nums.chunks_per_mb} {unit.plural}{how}{fold}</p>")
+                             f"{nums.chunks_per_mb} {'chunks' if unit.note else 'subblocks'} of 2 MiB{how}{fold}</p>")
         self.figure.below[0].axis_label = f"{unit.name if unit.note else '2 MiB subblock'} within the memory block"
         self.legend.object = legend_html(unit.plural)
         self.show_caption()
