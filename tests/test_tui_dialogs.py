@@ -86,11 +86,22 @@ def test_fast_enter_in_the_command_palette_does_not_crash(keys):
     run(go())
 
 
-def test_the_comparison_at_4_tib_shows_progress_and_esc_closes_it_at_once():
+def test_the_comparison_at_4_tib_shows_progress_and_esc_closes_it_at_once(monkeypatch):
     """Replaying a 4 TiB session through three models takes seconds: it runs in a thread, the
-    screen counts the seconds, and Esc closes it while it works."""
+    screen counts the seconds, and Esc closes it while it works. The comparison is held until
+    the test lets it go, so the test does not depend on how fast the models are."""
+    import threading
+
+    from vmemlab.tui import compare_view
     config = MachineConfig(boot_memory=128 * GiB, devices=(DeviceConfig(region_size=4 * TiB),))
     scenario = Scenario("4 TiB", "", config, [])
+    release = threading.Event()
+    real = compare_view.comparison_text
+
+    def held(*args):
+        release.wait(30)
+        return real(*args)
+    monkeypatch.setattr(compare_view, "comparison_text", held)
 
     async def go():
         app = make_app(scenario=scenario)
@@ -103,6 +114,7 @@ def test_the_comparison_at_4_tib_shows_progress_and_esc_closes_it_at_once():
             assert not screen.text and "Replaying 1 action" in str(screen.query_one("#compare-text").render())
             await pilot.press("escape")
             assert not isinstance(app.screen, CompareScreen) and app.is_running
+            release.set()
             await pilot.press("minus")                     # the app goes on while the thread finishes
             assert app.session.sandbox.position == 2
     run(go())
