@@ -16,10 +16,6 @@ from vmemlab.tui.forms import ActionForm
 from vmemlab.tui.screens import LoadScreen
 
 
-def run(coro):
-    asyncio.run(coro)
-
-
 def test_tab_and_shift_tab_move_focus_through_every_field_of_the_alloc_form():
     async def go():
         app = make_app()
@@ -35,7 +31,7 @@ def test_tab_and_shift_tab_move_focus_through_every_field_of_the_alloc_form():
             assert seen == order
             await pilot.press("shift+tab")
             assert app.focused.id == order[-2]
-    run(go())
+    asyncio.run(go())
 
 
 def test_an_unmovable_allocation_from_the_keyboard_alone():
@@ -56,7 +52,7 @@ def test_an_unmovable_allocation_from_the_keyboard_alone():
             await wait_for(pilot, lambda: not isinstance(app.screen, ActionForm))
             action = app.session.sandbox.actions()[-1]
             assert action.name == "alloc" and action.arg("kind") == "kernel" and action.arg("size") == 50 << 20
-    run(go())
+    asyncio.run(go())
 
 
 def test_tab_reaches_the_path_field_of_the_load_dialog():
@@ -70,7 +66,7 @@ def test_tab_reaches_the_path_field_of_the_load_dialog():
             assert isinstance(app.focused, Input) and app.focused.id == "load-path"
             await pilot.press("shift+tab")
             assert isinstance(app.focused, OptionList)
-    run(go())
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize("keys", [("ctrl+p", "enter", "enter"), ("ctrl+p", "down", "enter", "enter"),
@@ -83,7 +79,7 @@ def test_fast_enter_in_the_command_palette_does_not_crash(keys):
             await burst(pilot, *keys)
             await pilot.pause(0.3)
             assert app.is_running and len(app.screen_stack) >= 1
-    run(go())
+    asyncio.run(go())
 
 
 def test_the_comparison_at_4_tib_shows_progress_and_esc_closes_it_at_once(monkeypatch):
@@ -117,4 +113,4 @@ def test_the_comparison_at_4_tib_shows_progress_and_esc_closes_it_at_once(monkey
             release.set()
             await pilot.press("minus")                     # the app goes on while the thread finishes
             assert app.session.sandbox.position == 2
-    run(go())
+    asyncio.run(go())

@@ -19,10 +19,6 @@ from vmemlab.tui.screens import ConfirmScreen, LoadScreen
 M = 1 << 20
 
 
-def run(coro):
-    asyncio.run(coro)
-
-
 @pytest.mark.parametrize("typed,message", [
     ("301M", "not a multiple of block-size 2M"),
     ("8G", "4G"),
@@ -48,7 +44,7 @@ def test_bad_size_is_explained_in_the_form_and_changes_nothing(typed, message):
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, ActionForm))
             assert app.session.sandbox.position == before[0]
-    run(go())
+    asyncio.run(go())
 
 
 def test_refused_key_action_shows_the_reason_in_the_status_line():
@@ -59,7 +55,7 @@ def test_refused_key_action_shows_the_reason_in_the_status_line():
             await pilot.pause()
             assert app.session.sandbox.position == 0
             assert "refused, nothing changed: shrink.by: requested-size would become negative" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_load_a_file_and_a_bad_file(tmp_path):
@@ -89,7 +85,7 @@ def test_load_a_file_and_a_bad_file(tmp_path):
             await wait_for(pilot, lambda: not isinstance(app.screen, (LoadScreen, ConfirmScreen)))
             assert app.session.scenario.title == "Small one" and app.session.sandbox.position == 0
             assert "Small one" in screen_text(app) and "8 memory blocks" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_load_a_shipped_lesson_from_the_list():
@@ -105,7 +101,7 @@ def test_load_a_shipped_lesson_from_the_list():
             await wait_for(pilot, lambda: not isinstance(app.screen, (LoadScreen, ConfirmScreen)))
             assert app.session.cursor == 0 and app.session.machine.devices[0].plugged_size == 0
             assert "step 0/" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize("keys,selected", [
@@ -122,7 +118,7 @@ def test_moving_the_cursor_selects_a_block_and_shows_it(keys, selected):
             assert app.selected == want
             assert app.query_one(RegionMap).selected == want
             assert f"block memory{32 + want}" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_clicking_a_tile_selects_its_block():
@@ -138,7 +134,7 @@ def test_clicking_a_tile_selects_its_block():
             await pilot.pause()
             assert app.selected == 3
             assert "block memory35" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_choosing_an_event_selects_its_memory_block():
@@ -156,7 +152,7 @@ def test_choosing_an_event_selects_its_memory_block():
             await pilot.pause()
             assert app.selected == 36 - 32
             assert "block memory36" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_map_marks_what_the_last_change_did_to_each_block():
@@ -179,7 +175,7 @@ def test_map_marks_what_the_last_change_did_to_each_block():
             rows = [region_map.render_line(y).text for y in range(region_map.content_size.height)]
             glyphs = [g for r in rows for g in r.split(maxsplit=1)[1].replace("▸", " ").replace("◂", " ").split()]
             assert glyphs == want
-    run(go())
+    asyncio.run(go())
 
 
 def test_second_device_is_shown_and_driven():
@@ -191,7 +187,7 @@ def test_second_device_is_shown_and_driven():
             m = app.session.machine
             assert m.devices[1].plugged_size == 128 * M and m.devices[0].plugged_size == 0
             assert "device vmem1" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_modal_screens_block_app_keys():
@@ -204,7 +200,7 @@ def test_modal_screens_block_app_keys():
             await pilot.press("escape", "plus")
             await pilot.pause()
             assert app.session.sandbox.position == 1
-    run(go())
+    asyncio.run(go())
 
 
 def test_cli_bad_file_exits_2(tmp_path, capsys):
@@ -236,4 +232,4 @@ def test_lesson_bar_asks_before_a_step_and_answers_after_it():
             await pilot.press("n")
             await pilot.pause()
             assert "answer:" in screen_text(app)
-    run(go())
+    asyncio.run(go())

@@ -26,10 +26,6 @@ def on_screen(app, selector: str) -> bool:
         and r.right <= w and r.bottom <= h
 
 
-def run(coro):
-    asyncio.run(coro)
-
-
 @pytest.mark.parametrize("lesson", ["default.toml", "04_own_region_4t.toml", "17_dimm_slots_4t.toml",
                                     "11_error_broken.toml"])
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
@@ -56,7 +52,7 @@ def test_every_panel_is_on_screen_at_every_step(lesson, size):
                     break
                 await pilot.press("n")
                 await wait_for(pilot, lambda: app.session.work is None)
-    run(go())
+    asyncio.run(go())
 
 
 def test_the_broken_state_after_e_keeps_the_metrics_on_screen():
@@ -68,7 +64,7 @@ def test_the_broken_state_after_e_keeps_the_metrics_on_screen():
             await pilot.pause()
             assert on_screen(app, "#metrics") and app.query_one("#right").max_scroll_y == 0
             assert "broken" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
@@ -88,7 +84,7 @@ def test_the_map_scale_is_fixed_for_the_whole_lesson(size):
                 await pilot.press("n")
                 await wait_for(pilot, lambda: app.session.work is None, tries=1000)
             assert len(set(seen)) == 1, seen
-    run(go())
+    asyncio.run(go())
 
 
 def test_a_grouped_tile_shows_x_only_when_its_blocks_were_removed():
@@ -123,7 +119,7 @@ def test_a_grouped_tile_shows_x_only_when_its_blocks_were_removed():
             await pilot.pause()
             glyphs = region_map._strips[0].text.split(maxsplit=1)[1].replace("◂", " ").split()
             assert glyphs[:2] == ["M", "x"]
-    run(go())
+    asyncio.run(go())
 
 
 def form_actions() -> list[str]:
@@ -150,7 +146,7 @@ def test_every_form_fits_80x24_with_its_error_and_buttons(name):
                                                              form.query_one("#cancel")]:
                 r = widget.region
                 assert r.height > 0 and r.y >= 0 and r.bottom <= 24 and r.right <= 80, f"{name}: {widget} off screen"
-    run(go())
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize("size,panels", [((80, 24), False), ((80, 24), True), ((100, 30), True), ((120, 40), False)])
@@ -167,7 +163,7 @@ def test_the_bitmap_shows_all_64_subblocks(size, panels):
             lines = [line for line in str(detail.render()).splitlines() if line.startswith("sb")]
             shown = sum(len(line.split(maxsplit=2)[2].replace(" ", "")) for line in lines)
             assert shown == 64 and on_screen(app, "#detail"), (lines, size, panels)
-    run(go())
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -188,4 +184,4 @@ def test_long_narration_says_more_and_scrolls_from_the_keyboard(size):
             assert box.scroll_y == box.max_scroll_y and box.border_subtitle.startswith("▲")
             last_words = " ".join(app.session.scenario.intro.split()[-4:])
             assert last_words in " ".join(screen_text(app).split())
-    run(go())
+    asyncio.run(go())

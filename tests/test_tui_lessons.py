@@ -16,10 +16,6 @@ from vmemlab.core.units import GiB, TiB
 from vmemlab.tui.region_map import RegionMap
 
 
-def run(coro):
-    asyncio.run(coro)
-
-
 def test_rewind_then_act_then_next_applies_step_one():
     """n, n, { (timeline start), any action, n: the lesson starts over at step 1."""
     async def go():
@@ -31,7 +27,7 @@ def test_rewind_then_act_then_next_applies_step_one():
             assert [c.lesson_step for c in changes] == [0, 1]
             assert changes[1].action == app.session.scenario.steps[0].action
             assert app.session.cursor == 1
-    run(go())
+    asyncio.run(go())
 
 
 def test_row_labels_follow_the_shown_device():
@@ -49,7 +45,7 @@ def test_row_labels_follow_the_shown_device():
             assert len(labels) > 1
             per_row = region_map.cols * region_map.per
             assert labels == [f"memory{first + i * per_row}" for i in range(len(labels))]
-    run(go())
+    asyncio.run(go())
 
 
 def test_play_runs_the_whole_lesson_one_request_per_tick_then_stops():
@@ -63,7 +59,7 @@ def test_play_runs_the_whole_lesson_one_request_per_tick_then_stops():
             assert s.machine.devices[0].plugged_size == 2 << 30
             assert [c.lesson_step for c in s.sandbox.changes()] == list(range(1, len(s.scenario.steps) + 1))
             assert "nothing left to play" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_play_shows_one_device_request_per_tick_and_pause_keeps_the_settle_waiting():
@@ -88,7 +84,7 @@ def test_play_shows_one_device_request_per_tick_and_pause_keeps_the_settle_waiti
             changes = app.session.sandbox.changes()
             assert [c.action.name for c in changes] == ["request", "settle"] and changes[1].max_steps is None
             assert app.session.machine.devices[0].plugged_size == 4 << 30
-    run(go())
+    asyncio.run(go())
 
 
 def test_play_waits_after_a_lesson_step_until_n():
@@ -105,7 +101,7 @@ def test_play_waits_after_a_lesson_step_until_n():
             await wait_for(pilot, lambda: app.session.cursor == 2)
             assert app.player.playing
             await pilot.press("p")
-    run(go())
+    asyncio.run(go())
 
 
 def test_a_long_settle_stays_live_and_escape_stops_it_consistently():
@@ -133,7 +129,7 @@ def test_a_long_settle_stays_live_and_escape_stops_it_consistently():
             assert 0 < m.devices[0].plugged_size < 4 << 40
             assert fingerprint(m) == fingerprint(replayed(app.session.sandbox).machine)
             assert f"settle stopped after {change.max_steps} driver steps" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_redo_of_a_long_settle_runs_in_slices_and_escape_stops_it_consistently():
@@ -160,7 +156,7 @@ def test_redo_of_a_long_settle_runs_in_slices_and_escape_stops_it_consistently()
             assert 0 < m.devices[0].plugged_size < 1 << 40
             assert fingerprint(m) == fingerprint(replayed(sb).machine)
             assert f"settle stopped after {change.max_steps} driver steps" in screen_text(app)
-    run(go())
+    asyncio.run(go())
 
 
 def test_scrubbing_to_the_end_redoes_everything_in_slices():
@@ -177,7 +173,7 @@ def test_scrubbing_to_the_end_redoes_everything_in_slices():
             await wait_for(pilot, lambda: app.session.work is not None and app.session.work.steps > 5)
             await wait_for(pilot, lambda: app.session.sandbox.position == 3 and app.session.work is None, tries=500)
             assert fingerprint(app.session.machine) == want and not app.session.sandbox.redo_stack
-    run(go())
+    asyncio.run(go())
 
 
 def test_play_and_its_speed_are_shown_in_the_lesson_bar():
@@ -193,4 +189,4 @@ def test_play_and_its_speed_are_shown_in_the_lesson_bar():
             await pilot.press("p")
             await pilot.pause()
             assert "▶" not in screen_text(app) and "paused" in screen_text(app)
-    run(go())
+    asyncio.run(go())

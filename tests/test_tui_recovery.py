@@ -17,10 +17,6 @@ from vmemlab.tui.forms import ActionForm
 from vmemlab.tui.screens import ConfirmScreen, LoadScreen
 
 
-def run(coro):
-    asyncio.run(coro)
-
-
 def built(app: VmemLabApp) -> None:
     """Two lesson steps and an undone action: a timeline worth keeping, with something to redo."""
     s = app.session
@@ -59,7 +55,7 @@ def test_a_drastic_key_asks_first_and_a_caps_lock_typo_changes_nothing(key, acti
             await pilot.press(key, "enter")               # the deliberate second key press
             await wait_for(pilot, lambda: not isinstance(app.screen, ActionForm))
             assert app.session.sandbox.actions()[-1].name == action
-    run(go())
+    asyncio.run(go())
 
 
 def test_quit_with_nothing_done_leaves_at_once_and_saves_nothing(tmp_path):
@@ -70,7 +66,7 @@ def test_quit_with_nothing_done_leaves_at_once_and_saves_nothing(tmp_path):
             await pilot.pause()
             assert not app.is_running or app._exit
         assert app.saved_to is None and not list((tmp_path / "state").glob("*.json"))
-    run(go())
+    asyncio.run(go())
 
 
 def test_quit_asks_saves_and_the_next_start_reopens_the_same_session(tmp_path):
@@ -100,7 +96,7 @@ def test_quit_asks_saves_and_the_next_start_reopens_the_same_session(tmp_path):
             assert fingerprint(s.machine) == want and s.cursor == 2 and len(s.sandbox.redo_stack) == 1
             assert s.scenario.title == "A tour of virtio-mem" and s.next_lesson_step().index == 3
         assert recovery.pending_offer(tmp_path / "state") is None      # asked once
-    run(go())
+    asyncio.run(go())
 
 
 def test_declining_the_offer_keeps_the_file(tmp_path):
@@ -114,7 +110,7 @@ def test_declining_the_offer_keeps_the_file(tmp_path):
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert path.is_file() and recovery.pending_offer(tmp_path / "state") is None
         assert recovery.saved_sessions(tmp_path / "state") == [path]
-    run(go())
+    asyncio.run(go())
 
 
 def test_a_crash_saves_the_session_and_the_next_start_offers_it(tmp_path):
@@ -134,7 +130,7 @@ def test_a_crash_saves_the_session_and_the_next_start_offers_it(tmp_path):
         assert offer is not None and offer.reason == "crash" and offer.path == app.saved_to
         session, warning = recovery.reopen(offer.path)
         assert warning == "" and fingerprint(session.machine) == want
-    run(go())
+    asyncio.run(go())
 
 
 def test_a_crash_during_a_long_settle_keeps_what_it_did(tmp_path):
@@ -173,7 +169,7 @@ def test_load_asks_first_saves_the_old_session_and_lists_it(tmp_path):
             await pilot.press("enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, LoadScreen))
             assert fingerprint(app.session.machine) == want and app.session.cursor == 2
-    run(go())
+    asyncio.run(go())
 
 
 def test_the_load_dialog_reopens_a_saved_session_by_path(tmp_path):
@@ -199,7 +195,7 @@ def test_the_load_dialog_reopens_a_saved_session_by_path(tmp_path):
             assert "cannot load" in flat_text(app) and "version 99" in flat_text(app)
             await pilot.press("escape")
             assert fingerprint(app.session.machine) == fingerprint(source.machine)
-    run(go())
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize("key,suffix", [("e", ".json"), ("ctrl+s", ".svg")])
@@ -216,4 +212,4 @@ def test_exports_never_overwrite_an_earlier_file(key, suffix, tmp_path):
             files = {p.name: p for p in tmp_path.glob(f"*{suffix}")}
             assert sorted(files, key=len) == [first[0].name, first[0].stem + f"-2{suffix}"]
             assert first[0].read_text() == first_text
-    run(go())
+    asyncio.run(go())
