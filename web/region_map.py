@@ -95,7 +95,7 @@ class BlockNumbers:
         self.first = int(mem.mb_phys[drv.mb_off])
         self.mb_size = mem.mb_size
         self.chunks_per_mb = mem.chunks_per_mb
-        self.unit = view.map_unit(m, dev).plural
+        self.unit = view.map_unit(m, dev)
         blocks = slice(drv.mb_off, drv.mb_off + drv.n_mb)
         chunks = slice(drv.seg.chunk_off, drv.seg.chunk_off + drv.n_mb * mem.chunks_per_mb)
         self.cells = view.block_cells(m, dev)
@@ -133,7 +133,7 @@ class BlockNumbers:
             "state": state,
             "zone": ", ".join(zones),
             "plugged": f"{human(plugged * CHUNK_SIZE)} of {human(count * self.mb_size)} "
-                       f"({plugged} of {count * self.chunks_per_mb} {self.unit})",
+                       f"({plugged} of {count * self.chunks_per_mb} {self.unit.plural})",
             "unmovable": f"{int(self.unmovable[first_block:stop].sum()):,} pages",
             "mark": mark,
         }
@@ -248,7 +248,7 @@ class RegionMap(View):
         self._overlay(per, shown, marks[:, 0])
         d = m.devices[self.device]
         fold = f"; {per} memory blocks per row (zoom in with the mouse wheel)" if per > 1 else ""
-        unit = view.map_unit(m, self.device)
+        unit = nums.unit
         how = f" ({html.escape(unit.note)})" if unit.note else ""
         self.title.object = (f"<p><b>{html.escape(d.id)}</b>: region {human(d.region_size)} at {d.addr:#x}, "
                              f"{nums.n} memory blocks of {human(nums.mb_size)} x "
